@@ -24,3 +24,36 @@ def default_lm():
     from kuda_core.models import load_model
 
     return load_model("default", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """The real app on the default model, started once for all browser tests."""
+    from tests.browser import AppProcess, require_chromium
+
+    require_chromium()
+    app = AppProcess()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch_browser
+
+    with sync_playwright() as playwright:
+        instance = launch_browser(playwright)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(app_server.url)
+    yield page
+    context.close()

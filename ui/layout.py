@@ -1,0 +1,24 @@
+"""All tabs in one Blocks app.
+
+    >>> demo = build_app(); demo.queue().launch()
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ui import model_tab
+
+CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="KUDA: locate and forget knowledge") as demo:
+        gr.Markdown("# KUDA: locate, forget and inspect knowledge in a language model")
+        with gr.Tabs():
+            model_tab.build()
+    return demo
+
+
+build_app.launch_options = {"css_paths": [CSS_PATH] if CSS_PATH.exists() else None}
