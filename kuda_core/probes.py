@@ -100,6 +100,7 @@ class FactCheck:
     prob: float         # P(first answer token | prompt)
     rank: int           # 1-based rank of that token among the vocabulary (1 = top)
     top_token: str      # the model's greedy next token, decoded
+    margin: float = 0.0  # log P(answer) - log P(best other token); > 0 when top1_ok
 
 
 def resolve_path(path: str | Path | None, default: Path) -> Path:
@@ -228,6 +229,8 @@ def check_facts(lm, prompts: Sequence[str], answers: Sequence[str], batch_size: 
         target_logit = logits.gather(1, target[:, None])                  # (B, 1)
         ranks = (logits > target_logit).sum(dim=1) + 1                    # (B,)
         top = logits.argmax(dim=-1)                                       # (B,)
+        others = logits.scatter(1, target[:, None], float("-inf"))        # (B, V)
+        margins = (target_logit[:, 0] - others.max(dim=-1).values)        # (B,) log-prob gap
         target_prob = probs.gather(1, target[:, None])[:, 0]              # (B,)
         for j, i in enumerate(rows):
             results[i] = FactCheck(
@@ -235,6 +238,7 @@ def check_facts(lm, prompts: Sequence[str], answers: Sequence[str], batch_size: 
                 prob=float(target_prob[j]),
                 rank=int(ranks[j]),
                 top_token=tokenizer.decode([int(top[j])]),
+                margin=float(margins[j]),
             )
     return results  # type: ignore[return-value]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui import model_tab
+from ui import forget_tab, locate_tab, model_tab
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
 
@@ -18,6 +18,8 @@ def build_app() -> gr.Blocks:
         gr.Markdown("# KUDA: locate, forget and inspect knowledge in a language model")
         with gr.Tabs():
             model_tab.build()
+            located = locate_tab.build()
+            forget_tab.build(located["layers"])
     return demo
 
 

@@ -39,9 +39,8 @@ def load_clicked(name: str, device: str, progress=gr.Progress()):
 @user_errors
 def generate_clicked(prompt: str, max_new_tokens: float):
     lm = HOLDER.require()
-    with HOLDER.lock:
-        continuation = greedy_continuation(lm, prompt, int(max_new_tokens))
-        pairs = top_next_tokens(lm, prompt, k=10)
+    continuation = greedy_continuation(lm, prompt, int(max_new_tokens))
+    pairs = top_next_tokens(lm, prompt, k=10)
     table = pd.DataFrame({"token": [repr(t) for t, _ in pairs], "probability": [round(p, 4) for _, p in pairs]})
     return continuation, topk_figure(pairs), table
 
@@ -64,7 +63,7 @@ def build() -> dict:
         with gr.Row():
             chart = gr.Plot(label="Top-10 next tokens")
             table = gr.Dataframe(label="Top-10 next tokens", interactive=False)
-    load.click(load_clicked, [name, device], [info, load_message])
-    run.click(generate_clicked, [prompt, max_new], [continuation, chart, table])
-    prompt.submit(generate_clicked, [prompt, max_new], [continuation, chart, table])
+    load.click(load_clicked, [name, device], [info, load_message], concurrency_id="model")
+    run.click(generate_clicked, [prompt, max_new], [continuation, chart, table], concurrency_id="model")
+    prompt.submit(generate_clicked, [prompt, max_new], [continuation, chart, table], concurrency_id="model")
     return {"info": info}

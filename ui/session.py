@@ -19,11 +19,14 @@ class ModelHolder:
     edit_description: str = ""                  # how the model was edited, for the status line
     options: dict = field(default_factory=dict)  # allow_pickle / trust_remote_code from the CLI
     lock: threading.RLock = field(default_factory=threading.RLock)
+    version: int = 0                            # bumped on every load / edit / reset (cache keys)
+    last_run: dict | None = None                # config, data split and step records of the last run
 
     def load(self, name: str = DEFAULT_MODEL, device: str = "auto", progress=None) -> LoadedModel:
         with self.lock:
             lm = load_model(name, device=device, progress=progress, **self.options)
-            self.lm, self.snapshot, self.edit_description = lm, None, ""
+            self.lm, self.snapshot, self.edit_description, self.last_run = lm, None, "", None
+            self.version += 1
             return lm
 
     def require(self) -> LoadedModel:
@@ -40,6 +43,7 @@ class ModelHolder:
             if self.lm is not None and self.snapshot is not None:
                 self.snapshot.restore(self.lm.model)
             self.edit_description = ""
+            self.version += 1
             return self.status_line()
 
     def status_line(self) -> str:

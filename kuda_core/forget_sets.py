@@ -1,0 +1,66 @@
+"""Forget / retain data for one run, with the held-out parts used only for measuring.
+
+    >>> data = split_probes(load_probes(), load_general_texts(), topics=["landmarks"])
+    >>> data.forget, data.retain_used, data.retain_held, data.texts_used, data.texts_held
+    >>> data = split_rows(forget_rowset, retain_rowset, load_general_texts())   # user rows
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from kuda_core.datasets_io import RowSet, check_overlap
+from kuda_core.probes import Fact, holdout_split, split_by_topic
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    forget: tuple[Fact, ...]          # facts to forget
+    retain_used: tuple[Fact, ...]     # retain facts the retain loss and null space see
+    retain_held: tuple[Fact, ...]     # retain facts used only for measuring locality
+    texts_used: tuple[str, ...]       # general / retain texts used by the run
+    texts_held: tuple[str, ...]       # general texts used only for perplexity
+    description: str                  # one line for status messages and reports
+
+    def __post_init__(self) -> None:
+        if not self.forget:
+            raise ValueError("The forget set is empty: pick at least one topic or fact")
+
+
+def split_probes(facts: Sequence[Fact], texts: Sequence[str], topics: Sequence[str] = (),
+                 prompts: Sequence[str] = (), holdout_fraction: float = 0.25, seed: int = 0) -> DataSplit:
+    """Forget the facts of `topics` plus the facts whose prompt is in `prompts`; retain the rest."""
+    chosen, _ = split_by_topic(facts, topics) if topics else ([], list(facts))
+    wanted = set(prompts)
+    missing = wanted - {f.prompt for f in facts}
+    if missing:
+        raise LookupError(f"Unknown probe prompt(s): {sorted(missing)[:3]}")
+    forget = [f for f in facts if f in chosen or f.prompt in wanted]
+    retain = [f for f in facts if f not in forget]
+    what = ", ".join(topics) if topics else f"{len(forget)} chosen facts"
+    return _split(forget, retain, texts, holdout_fraction, seed, f"forget {len(forget)} facts ({what})")
+
+
+def split_rows(forget: RowSet, retain: RowSet | None, texts: Sequence[str], holdout_fraction: float = 0.25,
+               seed: int = 0) -> DataSplit:
+    """Forget the fact rows of `forget`; retain those of `retain` (its plain texts join the texts)."""
+    if not forget.facts:
+        raise ValueError(f"{forget.source} has no fact rows (prompt, subject, answer) to forget")
+    retain_facts = list(retain.facts) if retain is not None else []
+    extra_texts = list(retain.texts) if retain is not None else []
+    if retain is not None:
+        overlaps = check_overlap(forget, retain)
+        if overlaps:
+            shown = "; ".join(f"{o.reason}: {o.forget_row!r:.60}" for o in overlaps[:3])
+            raise ValueError(f"{len(overlaps)} forget row(s) also appear in the retain set ({shown})")
+    return _split(list(forget.facts), retain_facts, [*extra_texts, *texts], holdout_fraction, seed,
+                  f"forget {len(forget.facts)} facts from {forget.source}")
+
+
+def _split(forget, retain, texts, fraction, seed, description) -> DataSplit:
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"The held-out fraction must be in [0, 1), got {fraction}")
+    retain_used, retain_held = holdout_split(retain, fraction, seed)
+    texts_used, texts_held = holdout_split(list(texts), fraction, seed)
+    return DataSplit(tuple(forget), tuple(retain_used), tuple(retain_held), tuple(texts_used),
+                     tuple(texts_held), description)
