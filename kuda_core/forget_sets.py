@@ -26,6 +26,25 @@ class DataSplit:
         if not self.forget:
             raise ValueError("The forget set is empty: pick at least one topic or fact")
 
+    def probe_sets(self) -> dict[str, tuple[list[str], list[str]]]:
+        """Named (prompts, answers) sets for evaluation; empty sets left out."""
+        def pairs(facts):
+            return [f.prompt for f in facts], [f.answer for f in facts]
+
+        def paraphrases(facts):
+            rows = [(q, f.answer) for f in facts for q in f.paraphrases]
+            return [q for q, _ in rows], [a for _, a in rows]
+
+        sets = {"forget": pairs(self.forget), "forget paraphrases": paraphrases(self.forget),
+                "retain (used)": pairs(self.retain_used), "retain (held out)": pairs(self.retain_held),
+                "retain paraphrases (held out)": paraphrases(self.retain_held)}
+        return {name: value for name, value in sets.items() if value[0]}
+
+    def text_sets(self) -> dict[str, list[str]]:
+        """Named general-text sets for perplexity; empty sets left out."""
+        sets = {"general (used)": list(self.texts_used), "general (held out)": list(self.texts_held)}
+        return {name: texts for name, texts in sets.items() if texts}
+
 
 def split_probes(facts: Sequence[Fact], texts: Sequence[str], topics: Sequence[str] = (),
                  prompts: Sequence[str] = (), holdout_fraction: float = 0.25, seed: int = 0) -> DataSplit:

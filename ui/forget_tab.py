@@ -51,7 +51,7 @@ def build_split(forget_source, forget_topics, forget_facts, forget_typed, forget
     if forget_source == "built-in probes":
         if retain_source != "built-in probes":
             raise ValueError("With built-in forget probes the retain set is the rest of the probes")
-        prompts = [label.split("] ", 1)[1].rsplit(" ->", 1)[0] for label in forget_facts or []]
+        prompts = _prompts_of(forget_facts)
         if not forget_topics and not prompts:
             raise ValueError("Pick at least one topic or fact to forget")
         return split_probes(load_probes(), texts, topics=forget_topics or [], prompts=prompts,
@@ -59,6 +59,10 @@ def build_split(forget_source, forget_topics, forget_facts, forget_typed, forget
     forget = _rows(forget_source, forget_typed, forget_file, forget_hf, hf_split, "forget")
     retain = _rows(retain_source, retain_typed, retain_file, retain_hf, hf_split, "retain")
     return split_rows(forget, retain, texts, holdout_fraction=float(holdout))
+
+
+def _prompts_of(fact_labels) -> list[str]:
+    return [label.split("] ", 1)[1].rsplit(" ->", 1)[0] for label in fact_labels or []]
 
 
 def make_config(method, layers, steps, lr, beta, lam, tau, tau_mode, gamma, forget_form, rho, train_inputs,
@@ -113,8 +117,11 @@ def run_clicked(*widgets, progress=gr.Progress()):
         run.close()  # Stop: the engine's finally removes hooks and restores requires_grad
         HOLDER.version += 1
         if records:
+            from_probes = widgets[0] == "built-in probes"
             HOLDER.last_run = {"config": config, "data": data, "records": records,
-                               "seconds": time.perf_counter() - started}
+                               "seconds": time.perf_counter() - started, "holdout": float(widgets[11]),
+                               "topics": list(widgets[1] or []) if from_probes else [],
+                               "prompts": _prompts_of(widgets[2]) if from_probes else []}
     yield figure, _records_table(records), f"{records[-1]['message']}. {HOLDER.status_line()}", HOLDER.status_line()
 
 

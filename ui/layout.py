@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui import forget_tab, locate_tab, model_tab
+from ui import compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
 
@@ -20,6 +20,10 @@ def build_app() -> gr.Blocks:
             model_tab.build()
             located = locate_tab.build()
             forget_tab.build(located["layers"])
+            compare_tab.build()
+            evaluate_tab.build()
+            export_tab.build()
+        demo.load(locate_tab.estimate_changed, located["estimate_inputs"], [located["estimate"]])
     return demo
 
 

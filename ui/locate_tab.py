@@ -72,10 +72,12 @@ def _heatmaps(results: dict) -> list:
     return figures
 
 
-def _layer_outputs(scores: np.ndarray, suggestion, n_layers: int):
-    curve = layer_effect_curve(scores, window=(suggestion.layers[0], suggestion.layers[-1] + 1))
+def _layer_outputs(scores: np.ndarray, suggestion, n_layers: int, token: str):
+    where = "last subject token" if token == "last" else "strongest subject token"
+    curve = layer_effect_curve(scores, window=(suggestion.layers[0], suggestion.layers[-1] + 1),
+                               label=f"MLP indirect effect ({where})")
     text = (f"**Suggested layers: {', '.join(map(str, suggestion.layers))}** "
-            f"(window of {len(suggestion.layers)} with the largest MLP effect at the subject)")
+            f"(the {len(suggestion.layers)} consecutive layers with the largest MLP effect at the {where})")
     return curve, text, gr.update(choices=list(range(n_layers)), value=list(suggestion.layers))
 
 
@@ -102,7 +104,8 @@ def estimate_changed(prompt, subject, kinds, samples):
 
 
 @user_errors
-def trace_clicked(prompt, subject, answer, kinds, samples, noise, window, exclude_layer0, progress=gr.Progress()):
+def trace_clicked(prompt, subject, answer, kinds, samples, noise, window, exclude_layer0, token, size,
+                  progress=gr.Progress()):
     lm = HOLDER.require()
     prompt, subject, answer = _inputs(prompt, subject, answer)
     if not kinds:
@@ -112,7 +115,7 @@ def trace_clicked(prompt, subject, answer, kinds, samples, noise, window, exclud
     no_change = (gr.update(), gr.update(), gr.update())
     if key in TRACE_CACHE:
         results = TRACE_CACHE[key]
-        yield (*_heatmaps(results), "Same inputs as before: shown from the cache.", *_finish(results, lm),
+        yield (*_heatmaps(results), "Same inputs as before: shown from the cache.", *_finish(results, lm, token, size, exclude_layer0),
                _downloads(results))
         return
     estimated = ESTIMATOR.estimate(lm, prompt, subject, kinds, base.samples)
@@ -131,7 +134,7 @@ def trace_clicked(prompt, subject, answer, kinds, samples, noise, window, exclud
     if len(TRACE_CACHE) > MAX_CACHE:
         TRACE_CACHE.pop(next(iter(TRACE_CACHE)))
     yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True),
-           *_finish(results, lm), _downloads(results))
+           *_finish(results, lm, token, size, exclude_layer0), _downloads(results))
 
 
 def _status(result, elapsed: float, estimated: float, final: bool = False) -> str:
@@ -143,19 +146,19 @@ def _status(result, elapsed: float, estimated: float, final: bool = False) -> st
     return "  \n".join(lines)
 
 
-def _finish(results: dict, lm):
+def _finish(results: dict, lm, token: str, size: int, exclude_layer0: bool):
     """Layer curve, suggestion text and selector from the MLP trace (or nothing without one)."""
     mlp = results.get("mlp")
     if mlp is None:
         return (None, "Trace the **mlp** kind to get a layer suggestion.",
                 gr.update(choices=list(range(lm.n_layers))))
-    scores = locate.layer_scores([mlp.indirect_effect], [mlp.subject_range])
-    suggestion = locate.suggest_window(scores, size=3)
-    return _layer_outputs(scores, suggestion, lm.n_layers)
+    scores = locate.layer_scores([mlp.indirect_effect], [mlp.subject_range], token=token)
+    suggestion = locate.suggest_window(scores, size=int(size), exclude_layer0=bool(exclude_layer0))
+    return _layer_outputs(scores, suggestion, lm.n_layers, token)
 
 
 @user_errors
-def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, progress=gr.Progress()):
+def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, token, size, progress=gr.Progress()):
     lm = HOLDER.require()
     facts = topics(load_probes()).get(topic)
     if not facts:
@@ -169,9 +172,9 @@ def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, pr
     traced = average.results["mlp"]
     if not traced:
         raise ValueError(f"The model predicts none of the {len(facts)} facts of {topic!r}")
-    scores = locate.layer_scores([r.indirect_effect for r in traced], [r.subject_range for r in traced])
-    suggestion = locate.suggest_window(scores, size=3)
-    curve, text, selector = _layer_outputs(scores, suggestion, lm.n_layers)
+    scores = locate.layer_scores([r.indirect_effect for r in traced], [r.subject_range for r in traced], token=token)
+    suggestion = locate.suggest_window(scores, size=int(size), exclude_layer0=bool(exclude_layer0))
+    curve, text, selector = _layer_outputs(scores, suggestion, lm.n_layers, token)
     figure = trace_heatmap(average.effects["mlp"], list(average.row_labels), None, "mlp",
                            title=f"Average indirect effect of the MLP over {len(traced)} facts of {topic}")
     return figure, curve, f"{text}  \n{record.message}", selector
@@ -198,7 +201,12 @@ def build() -> dict:
             samples = gr.Slider(1, MAX_SAMPLES, value=10, step=1, label="Noise samples")
             noise = gr.Number(value=0, label="Noise std (0 = 3 x subject embedding std)", minimum=0)
             window = gr.Slider(1, 30, value=10, step=1, label="Window (mlp / attn)")
-            exclude0 = gr.Checkbox(value=True, label="Leave layer 0 out of windows")
+            exclude0 = gr.Checkbox(value=True, label="Leave layer 0 out (windows and suggestion)")
+        with gr.Row():
+            token = gr.Radio([("last subject token", "last"), ("strongest subject token", "strongest")],
+                             value="last", label="Score layers at the",
+                             info="some models identify the entity before its last token")
+            size = gr.Slider(1, 10, value=3, step=1, label="Suggested window (layers)")
         estimate = gr.Markdown("", elem_id="locate-estimate")
         with gr.Row():
             run = gr.Button("Trace", variant="primary", elem_id="locate-run")
@@ -227,10 +235,10 @@ def build() -> dict:
     for trigger in (prompt.change, subject.change, kinds.change, samples.release):
         trigger(estimate_changed, [prompt, subject, kinds, samples], [estimate], show_progress="hidden")
     trace_event = run.click(
-        trace_clicked, [prompt, subject, answer, kinds, samples, noise, window, exclude0],
+        trace_clicked, [prompt, subject, answer, kinds, samples, noise, window, exclude0, token, size],
         [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, files], concurrency_id="model")
     average_event = run_average.click(
-        average_clicked, [topic, max_facts, samples, noise, window, exclude0],
+        average_clicked, [topic, max_facts, samples, noise, window, exclude0, token, size],
         [average_heat, curve, suggestion, layers], concurrency_id="model")
     stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event])
     return {"layers": layers, "estimate": estimate, "estimate_inputs": [prompt, subject, kinds, samples]}

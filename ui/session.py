@@ -21,13 +21,25 @@ class ModelHolder:
     lock: threading.RLock = field(default_factory=threading.RLock)
     version: int = 0                            # bumped on every load / edit / reset (cache keys)
     last_run: dict | None = None                # config, data split and step records of the last run
+    last_evaluation: dict | None = None         # evaluation table and answers of the last Evaluate
+    source: str = DEFAULT_MODEL                 # what was asked for: hub id, folder, .gguf or "default"
+    device_request: str = "auto"
+    last_compare: object = None                 # DataFrame of the last Compare
 
     def load(self, name: str = DEFAULT_MODEL, device: str = "auto", progress=None) -> LoadedModel:
         with self.lock:
             lm = load_model(name, device=device, progress=progress, **self.options)
             self.lm, self.snapshot, self.edit_description, self.last_run = lm, None, "", None
+            self.last_evaluation, self.source, self.device_request = None, name, device
             self.version += 1
             return lm
+
+    def load_loaded(self, lm: LoadedModel, source: str) -> None:
+        """Adopt an already loaded model (e.g. from a bundle) as the new original."""
+        with self.lock:
+            self.lm, self.snapshot, self.edit_description, self.last_run = lm, None, "", None
+            self.last_evaluation, self.source = None, source
+            self.version += 1
 
     def require(self) -> LoadedModel:
         if self.lm is None:

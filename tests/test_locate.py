@@ -1,0 +1,45 @@
+"""Layer scores and window suggestion (pure numpy)."""
+import numpy as np
+import pytest
+
+from kuda_core.locate import layer_scores, suggest_window
+
+
+def test_layer_scores_last_and_strongest_subject_token():
+    grid = np.zeros((5, 6))
+    grid[1, 2] = 0.5   # first subject token
+    grid[2, 4] = 0.3   # last subject token
+    grid[4, 5] = 0.9   # last prompt token: not a subject token
+    assert layer_scores([grid], [(1, 3)]).tolist() == [0, 0, 0, 0, 0.3, 0]
+    assert layer_scores([grid], [(1, 3)], token="strongest").tolist() == [0, 0, 0.5, 0, 0.3, 0]
+    other = np.zeros((4, 6))
+    other[1, 4] = 0.1
+    assert np.allclose(layer_scores([grid, other], [(1, 3), (0, 2)]), [0, 0, 0, 0, 0.2, 0])
+
+
+def test_layer_scores_treats_unfinished_cells_as_zero_and_validates():
+    grid = np.full((3, 4), np.nan)
+    grid[1] = [0.1, 0.2, 0.3, 0.4]
+    assert layer_scores([grid], [(0, 2)]).tolist() == [0.1, 0.2, 0.3, 0.4]
+    with pytest.raises(ValueError, match="token must be"):
+        layer_scores([grid], [(0, 2)], token="first")
+    with pytest.raises(ValueError, match="does not fit"):
+        layer_scores([grid], [(2, 5)])
+    with pytest.raises(ValueError, match="one subject range"):
+        layer_scores([grid], [])
+    with pytest.raises(ValueError, match="different layer counts"):
+        layer_scores([grid, np.zeros((3, 5))], [(0, 1), (0, 1)])
+
+
+def test_suggest_window_picks_largest_total_and_skips_layer0():
+    scores = [0.9, 0.1, 0.2, 0.6, 0.5, 0.4, 0.0]
+    assert suggest_window(scores, 3).layers == (3, 4, 5)
+    assert suggest_window(scores, 3).total == pytest.approx(1.5)
+    assert suggest_window(scores, 1, exclude_layer0=False).layers == (0,)
+    assert suggest_window(scores, 1).layers == (3,)
+    assert suggest_window([0.0] * 6, 2).layers == (1, 2)  # ties: earliest allowed window
+    assert suggest_window(scores, 6).layers == (1, 2, 3, 4, 5, 6)
+    with pytest.raises(ValueError, match="does not fit"):
+        suggest_window(scores, 7)
+    with pytest.raises(ValueError, match="positive integer"):
+        suggest_window(scores, 0)
