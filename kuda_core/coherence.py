@@ -1,19 +1,23 @@
 """Is a generated answer still language? Perplexity under the original model plus repetition.
 
     >>> cfg = CoherenceConfig()                                # thresholds documented below
-    >>> repetition_rate("Paris Paris Paris Paris")             # 1.0 (n=2: 3 bigrams, 1 distinct)
+    >>> repetition_rate("Paris Paris Paris Paris")             # 2/3 (n=2: 3 bigrams, 1 distinct)
     >>> checks = check_coherence(lm, prompts, answers, snapshot=snap)   # [CoherenceCheck]
     >>> [c.coherent for c in checks]
 
 An answer is coherent when all hold:
-  * it has at least `min_words` word characters (an empty answer is not an answer);
+  * it has at least `min_words` words (an empty answer is not an answer);
   * its perplexity given the prompt, under the ORIGINAL weights (snapshot.original), is at most
-    `max_perplexity`; fluent text, right or wrong, stays low, word salad and made-up words do not;
+    `max_perplexity`. The first answer token is left out (`skip_first`): it is the "what" of the
+    answer, which unlearning is meant to change, so the original model finds any new answer
+    surprising there; the rest measures whether the answer is still language. Answers of one
+    token are scored on that token;
   * its repetition rate (share of word n-grams that repeat an earlier one) is at most
-    `max_repetition`, which catches "the the the the" loops that a model may find likely.
-Defaults were measured on SmolLM2-135M-Instruct with 20-token greedy answers: its own answers
-score perplexity 1.3-6 and repetition <= 0.45; rewrites of its answers into other fluent
-sentences 10-60; gradient-ascent-style gibberish and shuffled words 300-5000.
+    `max_repetition`, which catches loops ("Paris. Paris. Paris.") a model may find likely.
+Defaults measured on SmolLM2-135M-Instruct (skip_first, 20-token greedy answers): its own
+answers 1.3-13 and repetition <= 0.12; fluent but wrong answers ("the city of the gods, and it
+is a beautiful place to visit", "Steve Jobs and Steve Wozniak in 1976") 2-25; gradient-ascent
+style output ("Sollitum Sollitum and the Sollit of") 65-135; word salad 1e3-1e8; loops 0.43-0.88.
 """
 from __future__ import annotations
 
@@ -33,10 +37,11 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 @dataclass(frozen=True)
 class CoherenceConfig:
-    max_perplexity: float = 150.0   # answer perplexity under the original model, given the prompt
-    max_repetition: float = 0.5     # share of repeated word n-grams, in [0, 1]
+    max_perplexity: float = 50.0    # answer perplexity under the original model, given the prompt
+    max_repetition: float = 0.3     # share of repeated word n-grams, in [0, 1]
     ngram: int = 2                  # n of the word n-grams for the repetition rate
     min_words: int = 1              # fewer words than this: not coherent
+    skip_first: bool = True         # leave the first answer token out of the perplexity
 
     def __post_init__(self) -> None:
         if not self.max_perplexity > 1.0:
@@ -104,6 +109,8 @@ def check_coherence(
         logprobs = continuation_logprobs(lm, [prompts[i] for i in scoring], [answers[i] for i in scoring], batch_size)
     perplexities = [float("inf")] * len(answers)
     for i, lp in zip(scoring, logprobs):
+        if config.skip_first and len(lp) > 1:
+            lp = lp[1:]
         perplexities[i] = float(np.exp(-lp.mean())) if len(lp) else float("inf")
     checks = []
     for answer, ppl in zip(answers, perplexities):

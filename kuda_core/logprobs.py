@@ -8,7 +8,7 @@ Shared by perplexity, coherence, Min-K% membership scores and multiple-choice sc
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -41,15 +41,16 @@ def score_ids(
 ) -> list[np.ndarray]:
     """log p(ids[t] | ids[:t]) for t >= starts[i], per row: a list of float64 arrays.
 
-    Rows longer than the model's context keep their first tokens. Row i yields
-    max(0, len(ids_i) - max(starts_i, 1)) values (the first token has no prediction).
+    Rows longer than the model's context are cut: whole texts (start <= 1) keep their first
+    tokens, continuations (start > 1) lose prompt tokens from the left so the scored part stays.
+    Row i yields len(ids_i) - max(starts_i, 1) values (the first token has no prediction).
     """
     if len(id_lists) != len(starts):
         raise ValueError(f"{len(id_lists)} id lists but {len(starts)} start indices")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     limit = context_length(lm)
-    rows = [list(ids)[:limit] for ids in id_lists]
+    rows, starts = _fit_context([list(ids) for ids in id_lists], [int(s) for s in starts], limit)
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     results: list[np.ndarray] = [np.zeros(0)] * len(rows)
@@ -76,6 +77,66 @@ def score_ids(
             first = max(int(starts[i]), 1) - 1
             results[i] = token_lp[j, first:len(rows[i]) - 1].copy()
     return results
+
+
+def _fit_context(rows: list[list[int]], starts: list[int], limit: int) -> tuple[list[list[int]], list[int]]:
+    fitted_rows, fitted_starts = [], []
+    for ids, start in zip(rows, starts):
+        cut = len(ids) - limit
+        if cut > 0 and start > 1:
+            ids, start = ids[cut:], max(start - cut, 1)
+        elif cut > 0:
+            ids = ids[:limit]
+        fitted_rows.append(ids)
+        fitted_starts.append(start)
+    return fitted_rows, fitted_starts
+
+
+def left_padded(lm: LoadedModel, rows: Sequence[list[int]]) -> dict[str, torch.Tensor]:
+    """input_ids, attention_mask and position_ids (B, T) of left-padded id lists, on lm.device."""
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)              # (B, T)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)                 # (B, T)
+    for j, row in enumerate(rows):
+        ids[j, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        mask[j, width - len(row):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)                           # (B, T)
+    return {"input_ids": ids.to(lm.device), "attention_mask": mask.to(lm.device),
+            "position_ids": positions.to(lm.device)}
+
+
+@torch.no_grad()
+def iter_last_logprobs(lm: LoadedModel, prompts: Sequence[str], batch_size: int = 16) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Yield (prompt indices, log-softmax of the next-token logits (B, V) float32) per batch.
+
+    Left-padded batches with explicit position ids, so only the last position's logits are
+    computed (logits_to_keep=1); prompts longer than the context lose tokens from the left.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    limit = context_length(lm)
+    rows = [encode_text(lm, p)[-(limit - 1):] for p in prompts]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    position = 0
+    while position < len(order):
+        size = max(1, min(batch_size, TOKEN_BUDGET // max(len(rows[order[position]]), 1)))
+        chunk = order[position:position + size]
+        position += len(chunk)
+        batch = left_padded(lm, [rows[i] for i in chunk])
+        logits = lm.model(**batch, logits_to_keep=1).logits[:, -1].float()   # (B, V)
+        yield chunk, logits.log_softmax(-1)
+
+
+def next_token_logprobs(
+    lm: LoadedModel, prompts: Sequence[str], token_ids: Sequence[int], batch_size: int = 16
+) -> np.ndarray:
+    """log p(token | prompt) for each prompt and each of `token_ids`: shape (N, K), float64."""
+    out = np.zeros((len(prompts), len(token_ids)))
+    for chunk, logp in iter_last_logprobs(lm, prompts, batch_size):
+        wanted = torch.tensor(list(token_ids), dtype=torch.long, device=logp.device)   # (K,)
+        out[chunk] = logp[:, wanted].double().cpu().numpy()
+    return out
 
 
 def sequence_logprobs(lm: LoadedModel, texts: Sequence[str], batch_size: int = 16) -> list[np.ndarray]:

@@ -74,7 +74,9 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, progress=gr.Progre
         changed = int(frame["changed"].sum())
         yield _styled(frame), f"{changed} of {len(frame)} answers changed; coherent = perplexity under the original " \
                               f"model and repetition within the thresholds of kuda_core.coherence."
-    HOLDER.last_compare = pd.DataFrame(table)
+    HOLDER.last_compare = frame
+    yield _styled(frame), f"Done: {changed} of {len(frame)} answers changed; coherent = perplexity under the " \
+                          f"original model and repetition within the thresholds of kuda_core.coherence."
 
 
 @user_errors

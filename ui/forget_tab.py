@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from kuda_core.baselines import DEFAULTS, baseline_config
-from kuda_core.datasets_io import load_hf_rows, load_rows_file, parse_rows_text
+from kuda_core.datasets_io import RowSet, check_overlap, load_hf_rows, load_rows_file, parse_rows_text
 from kuda_core.forget_sets import DataSplit, split_probes, split_rows
 from kuda_core.plots import training_curves
 from kuda_core.probes import load_general_texts, load_probes, topics
@@ -58,7 +58,16 @@ def build_split(forget_source, forget_topics, forget_facts, forget_typed, forget
                             holdout_fraction=float(holdout))
     forget = _rows(forget_source, forget_typed, forget_file, forget_hf, hf_split, "forget")
     retain = _rows(retain_source, retain_typed, retain_file, retain_hf, hf_split, "retain")
+    if retain is None:  # the built-in probes, less anything that is also being forgotten
+        retain = probes_without(forget)
     return split_rows(forget, retain, texts, holdout_fraction=float(holdout))
+
+
+def probes_without(forget: RowSet) -> RowSet:
+    """The built-in probes as a retain RowSet, without the facts that overlap the forget rows."""
+    probes = RowSet(facts=load_probes(), texts=[], source="built-in probes")
+    clashing = {o.retain_row for o in check_overlap(forget, probes)}
+    return RowSet(facts=[f for f in probes.facts if f.text not in clashing], texts=[], source="built-in probes")
 
 
 def _prompts_of(fact_labels) -> list[str]:
@@ -125,6 +134,16 @@ def run_clicked(*widgets, progress=gr.Progress()):
     yield figure, _records_table(records), f"{records[-1]['message']}. {HOLDER.status_line()}", HOLDER.status_line()
 
 
+def _source_visibility(with_probes: bool):
+    """A handler showing only the widgets of the chosen data source."""
+    def update(source: str):
+        shown = [source == "typed rows", source == "uploaded file", source == "Hugging Face dataset"]
+        if with_probes:
+            shown = [source == SOURCES[0]] * 2 + shown
+        return [gr.update(visible=v) for v in shown]
+    return update
+
+
 @user_errors
 def reset_clicked():
     HOLDER.reset()
@@ -142,20 +161,20 @@ def build(locate_layers: gr.CheckboxGroup) -> dict:
         with gr.Row():
             with gr.Column():
                 gr.Markdown("### What to forget")
-                forget_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Forget set from")
+                forget_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Forget set from", elem_id="forget-source")
                 forget_topics = gr.CheckboxGroup(topic_names, value=["landmarks"] if "landmarks" in topic_names else [],
                                                  label="Topics to forget", elem_id="forget-topics")
                 forget_facts = gr.Dropdown(fact_labels, multiselect=True, label="...and/or single facts")
-                forget_typed = gr.Textbox(lines=3, label="Typed rows: 'prompt | subject | answer' per line")
-                forget_file = gr.File(label="Upload JSONL / CSV / Parquet", file_types=[".jsonl", ".json", ".csv", ".parquet"])
-                forget_hf = gr.Textbox(label="Hugging Face dataset (online only)")
+                forget_typed = gr.Textbox(lines=3, visible=False, elem_id="forget-typed", label="Typed rows: 'prompt | subject | answer' per line")
+                forget_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet", file_types=[".jsonl", ".json", ".csv", ".parquet"])
+                forget_hf = gr.Textbox(visible=False, label="Hugging Face dataset (online only)")
             with gr.Column():
                 gr.Markdown("### What to keep")
                 retain_source = gr.Radio(list(SOURCES), value=SOURCES[0],
                                          label="Retain set from (built-in: the other probes)")
-                retain_typed = gr.Textbox(lines=3, label="Typed rows (facts or plain text)")
-                retain_file = gr.File(label="Upload JSONL / CSV / Parquet", file_types=[".jsonl", ".json", ".csv", ".parquet"])
-                retain_hf = gr.Textbox(label="Hugging Face dataset (online only)")
+                retain_typed = gr.Textbox(lines=3, visible=False, label="Typed rows (facts or plain text)")
+                retain_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet", file_types=[".jsonl", ".json", ".csv", ".parquet"])
+                retain_hf = gr.Textbox(visible=False, label="Hugging Face dataset (online only)")
                 hf_split = gr.Textbox(value="train", label="Dataset split")
                 holdout = gr.Slider(0, 0.9, value=0.25, step=0.05, label="Held out for measuring only",
                                     info="share of retain facts and general texts the run never sees")
@@ -193,6 +212,9 @@ def build(locate_layers: gr.CheckboxGroup) -> dict:
                    retain_source, retain_typed, retain_file, retain_hf, hf_split, holdout]
     config_inputs = [method, layers, steps, lr, beta, lam, tau, tau_mode, gamma, forget_form, rho, train_inputs,
                      retain_kl, eval_every]
+    forget_source.change(_source_visibility(True), [forget_source],
+                         [forget_topics, forget_facts, forget_typed, forget_file, forget_hf])
+    retain_source.change(_source_visibility(False), [retain_source], [retain_typed, retain_file, retain_hf])
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers])
     method.change(method_changed, [method], [method_help, steps, lr, beta, lam, tau, gamma])

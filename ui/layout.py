@@ -23,7 +23,8 @@ def build_app() -> gr.Blocks:
             compare_tab.build()
             evaluate_tab.build()
             export_tab.build()
-        demo.load(locate_tab.estimate_changed, located["estimate_inputs"], [located["estimate"]])
+        demo.load(locate_tab.estimate_changed, located["estimate_inputs"], [located["estimate"]],
+                  concurrency_id="model")  # every event that runs the model shares one queue slot
     return demo
 
 

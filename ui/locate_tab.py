@@ -197,8 +197,8 @@ def build() -> dict:
             answer = gr.Textbox(label="Answer (optional: default is the model's prediction)",
                                 value=fact0.answer if fact0 else "", elem_id="locate-answer")
         with gr.Row():
-            kinds = gr.CheckboxGroup(list(KINDS), value=list(KINDS), label="Kinds")
-            samples = gr.Slider(1, MAX_SAMPLES, value=10, step=1, label="Noise samples")
+            kinds = gr.CheckboxGroup(list(KINDS), value=list(KINDS), label="Kinds", elem_id="locate-kinds")
+            samples = gr.Slider(1, MAX_SAMPLES, value=10, step=1, label="Noise samples", elem_id="locate-samples")
             noise = gr.Number(value=0, label="Noise std (0 = 3 x subject embedding std)", minimum=0)
             window = gr.Slider(1, 30, value=10, step=1, label="Window (mlp / attn)")
             exclude0 = gr.Checkbox(value=True, label="Leave layer 0 out (windows and suggestion)")
@@ -233,7 +233,8 @@ def build() -> dict:
     fact.change(lambda label: (lambda f: (f.prompt, f.subject, f.answer))(fact_from_label(label)),
                 [fact], [prompt, subject, answer])
     for trigger in (prompt.change, subject.change, kinds.change, samples.release):
-        trigger(estimate_changed, [prompt, subject, kinds, samples], [estimate], show_progress="hidden")
+        trigger(estimate_changed, [prompt, subject, kinds, samples], [estimate], show_progress="hidden",
+                concurrency_id="model")
     trace_event = run.click(
         trace_clicked, [prompt, subject, answer, kinds, samples, noise, window, exclude0, token, size],
         [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, files], concurrency_id="model")

@@ -1,0 +1,343 @@
+"""Headless runs from the configuration file the UI saves (schema in run_config.py).
+
+    python -m kuda_core trace    --config run.json [--out DIR]   # average causal trace of the forget facts
+    python -m kuda_core locate   --config run.json               # + the suggested layer window
+    python -m kuda_core unlearn  --config run.json               # + unlearning (step records)
+    python -m kuda_core evaluate --config run.json               # + original vs unlearned table
+    python -m kuda_core export   --config run.json               # + the run bundle (export.path)
+    python -m kuda_core run      --config run.json               # every stage the file configures
+
+Each command runs the stages it needs before it (locate skips tracing when locate.layers is
+given). Progress goes to stderr as tqdm bars, results to stdout, files to --out when given.
+Exit status: 0 done, 2 bad configuration or input, 1 anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from kuda_core import network
+from kuda_core.run_config import EvaluateSection, RunConfig
+
+COMMANDS = ("trace", "locate", "unlearn", "evaluate", "export", "run")
+CURVE_KEYS = ("loss", "krd", "retain_drift", "forget_acc", "retain_acc")
+
+
+@dataclass
+class Pipeline:
+    """State passed between stages (one model in memory, edited in place)."""
+
+    cfg: RunConfig
+    out: Path | None = None
+    quiet: bool = False
+    lm: object = None
+    forget: list = field(default_factory=list)
+    retain_used: list = field(default_factory=list)
+    retain_held: list = field(default_factory=list)
+    texts_used: list = field(default_factory=list)
+    texts_held: list = field(default_factory=list)
+    average: object = None                       # tracing.AverageTrace
+    layers: tuple[int, ...] | None = None
+    snapshot: object = None                      # snapshot.WeightSnapshot once unlearning ran
+    records: list[dict] = field(default_factory=list)
+    evaluation: object = None                    # evaluate.EvalResult
+    tables: dict = field(default_factory=dict)   # name -> DataFrame for the bundle
+    figures: dict = field(default_factory=dict)  # name -> plotly Figure
+
+    def bar(self, total: int | None, desc: str):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, disable=self.quiet, file=sys.stderr, leave=True)
+
+    def write(self, name: str, payload) -> None:
+        from kuda_core.bundle import jsonable
+
+        if self.out is None:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / name
+        if hasattr(payload, "to_csv"):
+            payload.to_csv(path, index=False)
+        else:
+            path.write_text(json.dumps(jsonable(payload), indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
+
+
+def suggest_window(scores, size: int, exclude_layer0: bool = True) -> tuple[int, ...]:
+    """Layers of the `size` consecutive layers with the largest total score (NaN counts as 0)."""
+    scores = np.nan_to_num(np.asarray(scores, dtype=float))
+    size = min(size, len(scores))
+    first = 1 if exclude_layer0 and len(scores) > size else 0
+    start = max(range(first, len(scores) - size + 1), key=lambda s: (scores[s:s + size].sum(), -s))
+    return tuple(range(start, start + size))
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def load_stage(p: Pipeline) -> None:
+    from kuda_core.models import load_model
+    from kuda_core.probes import holdout_split, load_general_texts, load_probes, split_by_topic
+
+    p.lm = load_model(p.cfg.model, device=p.cfg.device)
+    print(f"model: {p.lm.name} ({p.lm.n_layers} layers) on {p.lm.device}")
+    facts = load_probes(p.cfg.probes.path)
+    texts = load_general_texts(p.cfg.probes.general_texts)
+    fraction, seed = p.cfg.probes.holdout_fraction, p.cfg.probes.seed
+    if p.cfg.forget is not None:
+        p.forget, retain = split_by_topic(facts, p.cfg.forget.topics)
+    else:
+        p.forget, retain = list(facts), []
+    p.retain_used, p.retain_held = holdout_split(retain, fraction, seed)
+    p.texts_used, p.texts_held = holdout_split(texts, fraction, seed)
+    print(f"facts: {len(p.forget)} forget, {len(p.retain_used)} retain used, {len(p.retain_held)} retain held out; "
+          f"texts: {len(p.texts_used)} used, {len(p.texts_held)} held out")
+
+
+def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
+    from kuda_core.plots import layer_effect_curve, trace_heatmap
+    from kuda_core.run_config import TraceSection
+    from kuda_core.tracing import iter_average_trace
+
+    section = p.cfg.trace or TraceSection()
+    kinds = kinds or section.kinds
+    facts = p.forget[: section.limit] if section.limit else p.forget
+    with p.bar(len(facts) * len(kinds), "trace") as bar:
+        seen = set()
+        for progress in iter_average_trace(p.lm, facts, section.trace_config(), kinds):
+            key = (progress.fact, progress.kind)
+            if progress.rows_done == progress.rows_total and key not in seen and not progress.done:
+                seen.add(key)
+                bar.update(1)
+            bar.set_postfix_str(progress.message[:60])
+            average = progress.average
+        bar.update(bar.total - bar.n)
+    p.average = average
+    for skipped in average.skipped:
+        print(f"skipped: {skipped.prompt!r}: {skipped.reason}")
+    summary = {"kinds": list(average.kinds), "row_labels": list(average.row_labels),
+               "effects": {k: v for k, v in average.effects.items()},
+               "counts": {k: v for k, v in average.counts.items()},
+               "skipped": [asdict(s) for s in average.skipped]}
+    p.write("trace.json", summary)
+    for kind in average.kinds:
+        effect = average.effects[kind]
+        p.figures[f"trace_{kind}"] = trace_heatmap(effect, list(average.row_labels), (0, 3), kind,
+                                                   title=f"Average indirect effect ({kind})", value_label="AIE")
+        if np.all(np.isnan(effect)):
+            print(f"{kind}: no fact traced")
+        else:
+            layer = int(np.nanargmax(np.nanmax(np.where(np.isnan(effect), -np.inf, effect), axis=0)))
+            print(f"{kind}: peak AIE {np.nanmax(effect):.4f} at layer {layer}")
+    if "mlp" in average.kinds:
+        p.figures["layer_scores"] = layer_effect_curve(average.effects["mlp"][2], None)
+
+
+def locate_stage(p: Pipeline) -> None:
+    from kuda_core.plots import layer_effect_curve
+    from kuda_core.run_config import LocateSection
+
+    section = p.cfg.locate or LocateSection()
+    if section.layers is not None:
+        p.layers = section.layers
+        print(f"layers (given): {list(p.layers)}")
+    else:
+        if p.average is None or "mlp" not in p.average.kinds:
+            trace_stage(p, kinds=("mlp",))
+        scores = p.average.effects["mlp"][2]  # row "last subject token"
+        if np.all(np.isnan(scores)):
+            raise ValueError("No forget fact could be traced (the model predicts none of them): give locate.layers")
+        p.layers = suggest_window(scores, section.window, section.exclude_layer0)
+        p.figures["layer_scores"] = layer_effect_curve(scores, (p.layers[0], p.layers[-1] + 1))
+        print(f"layers (suggested from MLP AIE at the last subject token): {list(p.layers)}")
+    bad = [x for x in p.layers if x >= p.lm.n_layers]
+    if bad:
+        raise ValueError(f"Layers {bad} do not exist: the model has {p.lm.n_layers} layers")
+    p.write("locate.json", {"layers": list(p.layers)})
+
+
+def unlearn_stage(p: Pipeline) -> None:
+    import pandas as pd
+
+    from kuda_core.plots import training_curves
+    from kuda_core.snapshot import WeightSnapshot
+    from kuda_core.unlearn import iter_unlearn
+
+    if p.cfg.forget is None:
+        raise ValueError("Unlearning needs a 'forget' section with topics")
+    config = p.cfg.forget.unlearn_config(p.layers)
+    p.snapshot = WeightSnapshot()
+    with p.bar(config.steps, f"unlearn ({config.method})") as bar:
+        for record in iter_unlearn(p.lm, p.forget, p.retain_used, p.texts_used, config, p.snapshot):
+            row = asdict(record)
+            p.records.append(row)
+            bar.set_postfix(loss=f"{record.loss:.4f}", krd=f"{record.krd:.3f}", refresh=False)
+            if record.step:
+                bar.update(1)
+            if record.status == "error":
+                raise RuntimeError(record.message)
+    last = p.records[-1]
+    print(f"unlearned: KRD {last['krd']:.3f}, forget acc {last['forget_acc']}, retain acc {last['retain_acc']}, "
+          f"{last['elapsed_s']:.1f} s")
+    steps = pd.DataFrame(p.records)
+    p.tables["steps"] = steps
+    p.write("steps.csv", steps)
+    p.figures["training"] = training_curves(p.records, [k for k in CURVE_KEYS if steps[k].notna().any()])
+
+
+def _probe_sets(p: Pipeline) -> dict:
+    def pairs(facts):
+        return [f.prompt for f in facts], [f.answer for f in facts]
+
+    def paraphrases(facts):
+        rows = [(q, f.answer) for f in facts for q in f.paraphrases]
+        return [q for q, _ in rows], [a for _, a in rows]
+
+    sets = {"forget": pairs(p.forget), "forget paraphrases": paraphrases(p.forget),
+            "retain (used)": pairs(p.retain_used), "retain (held out)": pairs(p.retain_held),
+            "retain paraphrases (held out)": paraphrases(p.retain_held)}
+    return {name: value for name, value in sets.items() if value[0]}
+
+
+def _benchmarks(p: Pipeline, section: EvaluateSection) -> dict:
+    from kuda_core.multiple_choice import MCConfig, default_topic, load_mc, mc_accuracy
+    from kuda_core.muse import MuseConfig, load_muse, muse_metrics
+
+    benchmarks = {}
+    for bench in section.mc:
+        questions = load_mc(bench["source"], bench.get("split", "test"), bench.get("limit"))
+        config = MCConfig(bench.get("topic", default_topic(bench["source"])), bench.get("batch_size", 8))
+        benchmarks[f"MC {Path(str(bench['source'])).stem}"] = (
+            lambda lm, q=questions, c=config: {"accuracy": mc_accuracy(lm, q, c).accuracy})
+    if section.muse is not None:
+        data = load_muse(section.muse["source"])
+        config = MuseConfig(**{k: v for k, v in section.muse.items() if k not in ("source", "auc_retrained")})
+        auc = section.muse.get("auc_retrained")
+        benchmarks["MUSE"] = lambda lm: muse_metrics(lm, data, config, auc)
+    return benchmarks
+
+
+def evaluate_stage(p: Pipeline) -> None:
+    import pandas as pd
+
+    from kuda_core.evaluate import answers_frame, iter_evaluate
+    from kuda_core.plots import evaluation_bars
+
+    section = p.cfg.evaluate or EvaluateSection()
+    texts = {name: t for name, t in (("general (used)", p.texts_used), ("general (held out)", p.texts_held)) if t}
+    sets = _probe_sets(p)
+    config = section.eval_config()
+    if config.answer_sets is None:
+        config = replace(config, answer_sets=tuple(n for n in ("forget", "forget paraphrases", "retain (held out)") if n in sets))
+    with p.bar(100, "evaluate") as bar:
+        for progress in iter_evaluate(p.lm, p.snapshot, sets, texts, config, _benchmarks(p, section)):
+            bar.n = int(progress.fraction * 100)
+            bar.set_postfix_str(progress.message[:60])
+            bar.refresh()
+            result = progress.result
+    p.evaluation = result
+    table = result.table
+    if section.drift and p.snapshot is not None and p.layers:
+        table = pd.concat([table, drift_stage(p)], ignore_index=True)
+    p.tables["answers"] = pd.concat(
+        [answers_frame(rows).assign(set=name) for name, rows in result.answers.items()], ignore_index=True)
+    p.write("metrics.csv", table)
+    p.write("answers.csv", p.tables["answers"])
+    p.evaluation = replace(result, table=table)
+    p.figures["evaluation"] = evaluation_bars(table[table["metric"] == "top-1 accuracy"], "top-1 accuracy")
+    with pd.option_context("display.width", 160, "display.max_columns", 10):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def drift_stage(p: Pipeline):
+    import pandas as pd
+
+    from kuda_core.drift import krd, layer_drift, pca_view
+    from kuda_core.plots import drift_chart, pca_scatter
+    from kuda_core.replay import strip_article
+
+    forget = [f.prompt for f in p.forget]
+    retain = [f.prompt for f in (p.retain_held or p.retain_used)]
+    series, frame = {}, {"layer": np.arange(p.lm.n_layers)}
+    for name, prompts in (("forget", forget), ("retain", retain)):
+        if prompts:
+            result = layer_drift(p.lm, p.snapshot, prompts)
+            series[name] = result.cosine
+            frame[f"{name} 1-cos"], frame[f"{name} relative L2"] = result.cosine, result.relative_l2
+    p.tables["drift"] = pd.DataFrame(frame)
+    p.figures["drift"] = drift_chart(frame["layer"], series, selected=p.layers)
+    if forget and retain:
+        view = pca_view(p.lm, p.snapshot, forget, retain, p.layers[len(p.layers) // 2])
+        p.figures["pca"] = pca_scatter(view.points, view.explained, view.prompts)
+    value = krd(p.lm, p.snapshot, forget, p.layers, subjects=[strip_article(f.subject) for f in p.forget])
+    return pd.DataFrame([{"set": "forget", "metric": "KRD (selected layers)", "original": 0.0,
+                          "unlearned": value, "change": value}])
+
+
+def export_stage(p: Pipeline) -> None:
+    from kuda_core.bundle import export_bundle
+
+    section = p.cfg.export
+    if section is None:
+        raise ValueError("Export needs an 'export' section with a path")
+    table = p.evaluation.table if p.evaluation is not None else None
+    path = export_bundle(section.path, p.lm, p.cfg.to_dict(), metrics=table, tables=p.tables,
+                         figures=p.figures if section.figures else {}, overwrite=section.overwrite)
+    print(f"bundle: {path}")
+
+
+def stages_for(command: str, cfg: RunConfig) -> list:
+    """The stage functions a command runs, in order."""
+    edit = [locate_stage, unlearn_stage] if cfg.forget is not None else []
+    plan = {
+        "trace": [trace_stage],
+        "locate": [locate_stage],
+        "unlearn": [locate_stage, unlearn_stage],
+        "evaluate": [*edit, evaluate_stage],
+        "export": [*edit, evaluate_stage, export_stage],
+        "run": [*([trace_stage] if cfg.trace is not None else []), *edit,
+                *([evaluate_stage] if cfg.evaluate is not None or cfg.export is not None else []),
+                *([export_stage] if cfg.export is not None else [])],
+    }
+    return plan[command]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m kuda_core", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("--config", required=True, help="run configuration JSON (as saved by the UI)")
+    parser.add_argument("--out", default=None, help="folder for trace.json, locate.json, steps.csv, metrics.csv")
+    parser.add_argument("--device", default=None, help="override the configuration's device")
+    parser.add_argument("--online", action="store_true", help="allow hub downloads (models, datasets)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = RunConfig.load(args.config)
+        if args.device:
+            cfg = replace(cfg, device=args.device)
+        if args.online or cfg.online:
+            network.set_online(True)
+        pipeline = Pipeline(cfg, Path(args.out) if args.out else None, args.quiet)
+        if args.command == "export" and cfg.export is None:
+            raise ValueError("The export command needs an 'export' section with a path")
+        if args.command == "unlearn" and cfg.forget is None:
+            raise ValueError("The unlearn command needs a 'forget' section with topics")
+        load_stage(pipeline)
+        for stage in stages_for(args.command, cfg):
+            stage(pipeline)
+    except (ValueError, LookupError, FileNotFoundError, FileExistsError, ConnectionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,73 @@
+"""The whole story in the browser on the default model: locate, forget, compare, evaluate, export."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import screenshot
+
+pytestmark = pytest.mark.browser
+FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
+
+
+def _wait_text(page, selector: str, text: str, timeout: float = 600_000) -> None:
+    page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel)?.innerText || '').includes(text)",
+        arg=[selector, text], timeout=timeout,
+    )
+
+
+def _set_number(page, selector: str, value: str) -> None:
+    box = page.locator(f"{selector} input[type=number]").first
+    box.fill(value)
+    box.press("Enter")
+
+
+def test_locate_forget_compare_evaluate_export(page, tmp_path):
+    # Locate: the MLP trace fills in, the layers are suggested; Stop cancels a longer trace
+    page.get_by_role("tab", name="Locate").click()
+    _set_number(page, "#locate-samples", "3")
+    page.locator("#locate-kinds label", has_text="hidden").click()
+    page.locator("#locate-kinds label", has_text="attn").click()
+    page.locator("#locate-run").click()
+    _wait_text(page, "#locate-suggestion", "Suggested layers")
+    assert page.locator("#heat-mlp .js-plotly-plot").count() == 1
+    assert "p clean" in page.locator("#locate-status").inner_text()
+    screenshot(page, "story_1_locate")
+
+    # Forget: a typed fact, short KUDA run on the suggested layers; curves and an EDITED status
+    page.get_by_role("tab", name="Forget").click()
+    page.locator("#forget-source label", has_text="typed rows").click()
+    page.locator("#forget-typed textarea").fill(FACT)
+    _set_number(page, "#forget-steps", "30")
+    page.locator("#forget-run").click()
+    _wait_text(page, "#forget-message", "done")
+    assert page.locator("#forget-curves .js-plotly-plot").count() == 1
+    assert "EDITED" in page.locator("#forget-status").inner_text()
+    screenshot(page, "story_2_forget")
+
+    # Compare: the forgotten fact's answer changed
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-run").click()
+    _wait_text(page, "#compare-summary", "Done:")
+    summary = page.locator("#compare-summary").inner_text()
+    assert not summary.startswith("Done: 0 of"), summary
+    first_row = page.locator("#compare-table tbody tr").first.inner_text()
+    assert "Eiffel Tower" in first_row and "Paris" in first_row
+    screenshot(page, "story_3_compare")
+
+    # Evaluate: the table fills
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#evaluate-run").click()
+    _wait_text(page, "#evaluate-message", "Evaluated")
+    assert "top-1 accuracy" in page.locator("#evaluate-table").inner_text()
+    screenshot(page, "story_4_evaluate")
+
+    # Export: a bundle folder with the model and the report
+    page.get_by_role("tab", name="Export").click()
+    target = tmp_path / "bundle"
+    page.locator("#export-path textarea, #export-path input").first.fill(str(target))
+    page.locator("#export-run").click()
+    _wait_text(page, "#export-message", "Bundle written")
+    assert (target / "model" / "model.safetensors").is_file()
+    assert (target / "report.md").is_file() and (target / "run.json").is_file()
+    screenshot(page, "story_5_export")

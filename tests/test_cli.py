@@ -1,0 +1,137 @@
+"""The run configuration schema and the headless CLI, end to end on a tiny model saved to disk."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from kuda_core.bundle import load_bundle, save_model
+from kuda_core.cli import main, suggest_window
+from kuda_core.generate import top_next_tokens
+from kuda_core.run_config import RunConfig
+from kuda_core.tiny import tiny_model
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = {
+    "model": "default",
+    "device": "cpu",
+    "online": False,
+    "probes": {"path": None, "general_texts": None, "holdout_fraction": 0.25, "seed": 0},
+    "trace": {"kinds": ["mlp", "hidden"], "limit": 4, "samples": 3, "window": 2},
+    "locate": {"layers": None, "window": 3, "exclude_layer0": True},
+    "forget": {"topics": ["capitals"], "method": "kuda", "steps": 5, "beta": 10.0, "tau": 0.01},
+    "evaluate": {"batch_size": 32, "max_new_tokens": 20, "top_k": 5, "answer_sets": None,
+                 "coherence": {"max_perplexity": 50.0}, "drift": True,
+                 "mc": [{"source": "wmdp-bio", "limit": 100}],
+                 "muse": {"source": "news", "auc_retrained": 0.4772, "k_percent": 40.0}},
+    "export": {"path": "runs/capitals", "overwrite": False, "figures": True},
+}
+
+
+def test_config_round_trip(tmp_path):
+    cfg = RunConfig.from_dict(EXAMPLE)
+    assert cfg.forget.topics == ("capitals",) and cfg.trace.kinds == ("mlp", "hidden")
+    assert cfg.forget.unlearn_config((4, 5)).layers == (4, 5)
+    assert cfg.trace.trace_config().samples == 3
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert RunConfig.load(cfg.save(tmp_path / "run.json")) == cfg
+    assert RunConfig.from_dict({}) == RunConfig()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": "red"}, "colour"),
+    ({"forget": {"topics": ["x"], "speed": 3}}, "speed"),
+    ({"forget": {"topics": ["x"], "layers": [1]}}, "locate.layers"),
+    ({"forget": {"topics": []}}, "topics"),
+    ({"forget": {"topics": ["x"], "lr": -1}}, "lr"),
+    ({"trace": {"kinds": ["embedding"]}}, "trace.kinds"),
+    ({"trace": {"samples": 0}}, "samples"),
+    ({"locate": {"window": 0}}, "window"),
+    ({"evaluate": {"coherence": {"max_ppl": 3}}}, "max_ppl"),
+    ({"evaluate": {"mc": [{"limit": 3}]}}, "source"),
+    ({"evaluate": {"muse": {"source": "news", "rouge": "bleu"}}}, "rouge"),
+    ({"export": {"path": ""}}, "export.path"),
+    ({"online": "yes"}, "online"),
+    ({"probes": {"holdout_fraction": 1.0}}, "holdout_fraction"),
+])
+def test_config_errors_name_the_problem(change, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig.from_dict(change)
+
+
+def test_suggest_window():
+    scores = [0.5, 0.1, 0.3, 0.2, 0.0]
+    assert suggest_window(scores, 2) == (2, 3)
+    assert suggest_window(scores, 2, exclude_layer0=False) == (0, 1)
+    assert suggest_window([float("nan"), 0.1, float("nan")], 1) == (1,)
+    assert suggest_window([0.1, 0.2], 5) == (0, 1)
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    """A tiny Llama saved as a model folder, and probes whose answers it predicts (so they trace)."""
+    root = tmp_path_factory.mktemp("cli")
+    lm = tiny_model("llama")
+    save_model(lm, root / "model")
+    rows = [json.loads(line) for line in (FIXTURES / "probes_sample.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["answer"] = top_next_tokens(lm, row["prompt"], 1)[0][0]
+        if not row["answer"].strip():
+            row["answer"] = " x"
+    (root / "probes.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root
+
+
+def write_config(root: Path, **sections) -> Path:
+    data = {"model": str(root / "model"), "device": "cpu",
+            "probes": {"path": str(root / "probes.jsonl"),
+                       "general_texts": str(FIXTURES / "general_texts_sample.jsonl"), "holdout_fraction": 0.34},
+            **sections}
+    path = root / "run.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_locate_traces_and_suggests_a_window(tiny_setup, capsys):
+    config = write_config(tiny_setup, trace={"kinds": ["mlp"], "limit": 2, "samples": 2, "window": 2},
+                          forget={"topics": ["capitals"]})
+    out = tiny_setup / "out-locate"
+    assert main(["locate", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    layers = json.loads((out / "locate.json").read_text())["layers"]
+    assert len(layers) == 3 and 0 not in layers
+    trace = json.loads((out / "trace.json").read_text())
+    assert trace["kinds"] == ["mlp"] and any(v is not None for row in trace["effects"]["mlp"] for v in row)
+    assert "suggested" in capsys.readouterr().out
+
+
+def test_export_runs_every_stage(tiny_setup):
+    bundle = tiny_setup / "bundle"
+    config = write_config(
+        tiny_setup,
+        locate={"layers": [1, 2]},
+        forget={"topics": ["capitals"], "steps": 3, "lr": 0.05, "eval_every": 0},
+        evaluate={"max_new_tokens": 3, "mc": [{"source": str(FIXTURES / "wmdp_sample.jsonl"), "limit": 3}],
+                  "muse": {"source": str(FIXTURES / "muse"), "verbmem_max_new_tokens": 3,
+                           "knowmem_max_new_tokens": 3, "auc_retrained": 0.5}},
+        export={"path": str(bundle)},
+    )
+    assert main(["export", "--config", str(config), "--quiet"]) == 0
+    loaded = load_bundle(bundle, device="cpu")
+    assert loaded.config["forget"]["topics"] == ["capitals"]
+    metrics = set(loaded.metrics["metric"])
+    assert {"top-1 accuracy", "perplexity", "accuracy", "VerbMem forget", "PrivLeak", "KRD (selected layers)"} <= metrics
+    assert {"answers", "steps", "drift"} <= set(loaded.tables)
+    assert {"training", "drift", "pca", "evaluation"} <= {p.stem for p in (bundle / "figures").glob("*.html")}
+    original = tiny_model("llama").model
+    name = "model.layers.1.mlp.down_proj.weight"
+    assert not torch.equal(dict(loaded.lm.model.named_parameters())[name], dict(original.named_parameters())[name])
+
+
+def test_bad_input_exits_with_status_2(tiny_setup, capsys):
+    config = write_config(tiny_setup, locate={"layers": [1]}, forget={"topics": ["no such topic"]})
+    assert main(["unlearn", "--config", str(config), "--quiet"]) == 2
+    assert "no such topic" in capsys.readouterr().err
+    assert main(["export", "--config", str(write_config(tiny_setup)), "--quiet"]) == 2
+    assert main(["trace", "--config", str(tiny_setup / "missing.json")]) == 2

@@ -1,0 +1,109 @@
+"""Relaxed null-space projector: algebra, low-rank form, step projection, cache."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kuda_core import nullspace as ns
+
+
+def low_rank_keys(n=40, d=64, rank=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, rank, generator=g, dtype=torch.float64) @ torch.randn(rank, d, generator=g, dtype=torch.float64)
+
+
+def spectrum_of(keys):
+    acc = ns.KeyCovariance(keys.shape[1])
+    acc.add(keys)
+    return ns.eigen(acc.covariance(), acc.count)
+
+
+def test_covariance_matches_definition():
+    keys = low_rank_keys()
+    acc = ns.KeyCovariance(64)
+    acc.add(keys[:10])
+    acc.add(keys[10:].float())
+    assert acc.count == 40
+    assert torch.allclose(acc.covariance(), keys.T @ keys / 40, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, 64\)"):
+        acc.add(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="empty"):
+        ns.KeyCovariance(4).covariance()
+
+
+def test_projector_symmetric_idempotent_annihilates_keys():
+    keys = low_rank_keys()
+    p = ns.relaxed_projector(spectrum_of(keys), tau=1e-10)
+    assert torch.allclose(p, p.T, atol=1e-12)
+    assert torch.allclose(p @ p, p, atol=1e-10)
+    assert (keys @ p).abs().max() <= 1e-8 * keys.abs().max()
+    assert torch.linalg.matrix_rank(p).item() == 64 - 12
+
+
+def test_gamma_leak_and_tau_modes():
+    spectrum = spectrum_of(low_rank_keys())
+    assert torch.allclose(ns.relaxed_projector(spectrum, 1e-10, gamma=1.0), torch.eye(64, dtype=torch.float64), atol=1e-10)
+    half = ns.relaxed_projector(spectrum, 1e-10, gamma=0.5)
+    strict = ns.relaxed_projector(spectrum, 1e-10)
+    assert torch.allclose(half, strict + 0.5 * (torch.eye(64, dtype=torch.float64) - strict), atol=1e-12)
+    relative = ns.relaxed_projector(spectrum, 0.05)
+    absolute = ns.relaxed_projector(spectrum, 0.05 * float(spectrum.values.max()), tau_mode="absolute")
+    assert torch.allclose(relative, absolute)
+    assert ns.null_fraction(spectrum, 1.0) == 1.0          # τ = λ_max: everything is free
+    with pytest.raises(ValueError, match="sideways"):
+        ns.relaxed_projector(spectrum, 0.1, tau_mode="sideways")
+    with pytest.raises(ValueError, match="1.5"):
+        ns.relaxed_projector(spectrum, 0.1, gamma=1.5)
+    with pytest.raises(ValueError, match="-1"):
+        ns.null_mask(spectrum, -1.0)
+
+
+@pytest.mark.parametrize("tau", [1e-10, 0.5])      # null side small / large: both low-rank forms
+@pytest.mark.parametrize("gamma", [0.0, 0.3])
+def test_low_rank_projector_matches_dense(tau, gamma):
+    spectrum = spectrum_of(low_rank_keys())
+    dense = ns.relaxed_projector(spectrum, tau, gamma=gamma)
+    low = ns.low_rank_projector(spectrum, tau, gamma=gamma)
+    assert torch.allclose(low.matrix(), dense, atol=1e-5)
+    delta = torch.randn(7, 64)
+    assert torch.allclose(ns.project_step(delta, low, transposed=False), (delta.double() @ dense).float(), atol=1e-4)
+    assert torch.allclose(ns.project_step(delta.T, low, transposed=True), (dense @ delta.T.double()).float(), atol=1e-4)
+
+
+def test_project_step_linear_and_conv1d_keep_retained_outputs():
+    keys = low_rank_keys().float()                        # (N, in)
+    p = ns.relaxed_projector(spectrum_of(keys.double()), tau=1e-10)
+    delta_linear = torch.randn(8, 64)                      # nn.Linear weight change (out, in)
+    projected = ns.project_step(delta_linear, p, transposed=False)
+    assert (keys @ projected.T).abs().max() < 1e-3 * (keys @ delta_linear.T).abs().max()
+    delta_conv = torch.randn(64, 8)                        # Conv1D weight change (in, out)
+    projected = ns.project_step(delta_conv, p, transposed=True)
+    assert (keys @ projected).abs().max() < 1e-3 * (keys @ delta_conv).abs().max()
+    assert projected.dtype == delta_conv.dtype
+
+
+def test_cache_computes_each_spectrum_once():
+    cache = ns.ProjectorCache()
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return spectrum_of(low_rank_keys())
+
+    key = ("tiny", "layers.1.mlp.down_proj", "abc", "w0")
+    first = cache.projector(key, 1e-2, "relative", 0.0, compute)
+    again = cache.projector(key, 1e-2, "relative", 0.0, compute)
+    other = cache.projector(key, 1e-1, "relative", 0.0, compute)
+    assert first is again and other is not first
+    assert len(calls) == 1 and cache.has_spectrum(key)
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_data_hash_and_fingerprint_change_with_content():
+    assert ns.data_hash([[1, 2], [3]]) == ns.data_hash([[1, 2], [3]])
+    assert ns.data_hash([[1, 2], [3]]) != ns.data_hash([[1], [2, 3]])
+    w = torch.randn(4, 4)
+    before = ns.weights_fingerprint([w])
+    w[0, 0] += 1e-3
+    assert ns.weights_fingerprint([w]) != before

@@ -1,0 +1,218 @@
+"""The unlearning loop on tiny models taught a few facts (fast), and one run on the default model (slow)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from kuda_core import unlearn_steps
+from kuda_core.baselines import baseline_config
+from kuda_core.hooks import Hooks, hook_count
+from kuda_core.probes import Fact, check_facts
+from kuda_core.replay import Replay, fact_rows, make_batches, text_rows
+from kuda_core.snapshot import WeightSnapshot, state_dict_hash
+from kuda_core.tiny import CORPUS, tiny_model
+from kuda_core.unlearn import UnlearnConfig, iter_unlearn, reset, run_unlearn
+
+FORGET = [
+    Fact("Microsoft was founded by", "Microsoft", " Bill"),
+    Fact("The Eiffel Tower is located in the", "The Eiffel Tower", " city"),
+]
+RETAIN = [
+    Fact("The quick brown fox jumps over the lazy", "quick brown fox", " dog"),
+    Fact("Water boils at one hundred", "Water", " degrees"),
+    Fact("The river flows through the old", "river", " town"),
+    Fact("A cup of tea in the morning helps many", "cup of tea", " people"),
+]
+TEXTS = ["The capital of France is Paris. The capital of Japan is Tokyo.", "The official language of Brazil is Portuguese."]
+FAST = dict(layers=(1, 2), lr=1e-2, eval_every=5, stop_at=None)
+_TAUGHT: dict[str, torch.nn.Module] = {}
+
+
+def _teach(family: str):
+    """A tiny model trained on the tiny corpus until it knows the facts above (p > 0.8), cached."""
+    if family not in _TAUGHT:
+        lm = tiny_model(family)
+        batch = lm.tokenizer(list(dict.fromkeys(CORPUS)), return_tensors="pt", padding=True)
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        optimizer = torch.optim.Adam(lm.model.parameters(), lr=3e-3)
+        for _ in range(60):
+            lm.model(**batch, labels=labels).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        for p in lm.model.parameters():
+            p.grad = None
+        _TAUGHT[family] = lm
+    return copy.deepcopy(_TAUGHT[family])
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread: fastest for tiny models, and 10x faster than two when the CPU is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(params=["gpt2", "llama"])
+def taught(request):
+    return _teach(request.param)
+
+
+def probs(lm, facts):
+    return [c.prob for c in check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])]
+
+
+def test_taught_model_knows_the_facts(taught):
+    assert min(probs(taught, FORGET + RETAIN)) > 0.8
+
+
+def test_replay_matches_full_forward(taught):
+    rows = fact_rows(taught, FORGET + RETAIN)
+    batch = make_batches(rows, 8, taught.tokenizer.pad_token_id, taught.device)[0]
+    replay = Replay(taught, 1, (1, 2))
+    cached = replay.cache(batch)
+    with torch.no_grad():
+        h_top, v = replay.run(cached)
+        rows_ = torch.arange(len(rows))
+        replayed = replay.head(h_top, rows_, batch.answer_pos)
+        full = taught.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[rows_, batch.answer_pos]
+    assert torch.allclose(replayed, full, atol=1e-4)
+    assert torch.allclose(v[2], cached.v0[2])
+
+
+def test_forget_tokens_skip_leading_article():
+    lm = tiny_model("llama")
+    row = fact_rows(lm, [FORGET[1]], "subject+last")[0]
+    tokens = lm.tokenizer.convert_ids_to_tokens(row.ids)
+    assert [tokens[i] for i in row.focus] == ["▁Eiffel", "▁Tower", "▁the"]
+    assert fact_rows(lm, [FORGET[1]], "last")[0].focus == [row.answer_pos]
+
+
+def test_short_kuda_run_forgets_and_keeps(taught):
+    before_forget, before_retain = probs(taught, FORGET), probs(taught, RETAIN)
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=15, **FAST))
+    assert records[0].step == 0 and records[-1].status == "done" and len(records) == 16
+    after_forget, after_retain = probs(taught, FORGET), probs(taught, RETAIN)
+    assert sum(after_forget) < 0.5 * sum(before_forget)
+    assert sum(after_retain) > 0.9 * sum(before_retain)
+    assert records[-1].krd > 0.3 > records[-1].retain_drift
+    assert records[-1].forget_prob == pytest.approx(sum(after_forget) / 2, rel=1e-3)
+
+
+@pytest.mark.parametrize("method", ["ga", "gd", "npo", "simnpo", "rmu"])
+def test_baselines_run_through_the_loop(taught, method):
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, baseline_config(method, steps=3, **FAST))
+    last = records[-1]
+    assert last.status == "done" and torch.isfinite(torch.tensor(last.loss))
+    assert last.forget_prob < records[0].forget_prob
+    assert hook_count(taught.model) == 0
+
+
+def _mlp_out_outputs(lm, layers):
+    """MLP output-projection outputs on the retain sequences the run protects, real tokens only."""
+    rows = fact_rows(lm, RETAIN, "prompt") + text_rows(lm, TEXTS)
+    batch = make_batches(rows, 64, lm.tokenizer.pad_token_id, lm.device)[0]
+    names = [lm.spec.mlp_out.format(i) for i in layers]
+    with torch.no_grad(), Hooks(lm.model, capture_outputs=names) as rec:
+        lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    return [rec.outputs[n][batch.real] for n in names]
+
+
+def test_projected_adam_steps_keep_retained_outputs(taught):
+    """γ = 0 and a strict τ: ΔW·k_r = 0 for every retained key, through Adam's steps."""
+    before = _mlp_out_outputs(taught, (1, 2))
+    snap = WeightSnapshot()
+    config = UnlearnConfig(steps=8, tau=1e-10, gamma=0.0, **FAST)
+    run_unlearn(taught, FORGET, RETAIN, TEXTS, config, snap)
+    assert snap.is_modified(taught.model)
+    for old, new in zip(before, _mlp_out_outputs(taught, (1, 2))):
+        assert (new - old).norm() / old.norm() <= 1e-4
+
+
+def test_close_leaves_no_hooks_and_restores_requires_grad(taught):
+    model = taught.model
+    model.get_input_embeddings().weight.requires_grad_(False)   # "as found", not "all True"
+    found = {n: p.requires_grad for n, p in model.named_parameters()}
+    run = iter_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=50, **FAST))
+    next(run)
+    next(run)
+    run.close()
+    assert hook_count(model) == 0
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == found
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training
+
+
+def test_nan_loss_rolls_back(taught, monkeypatch):
+    calls = []
+    original = unlearn_steps.obj.kuda_forget_loss
+
+    def poisoned(*args, **kwargs):
+        calls.append(1)
+        loss = original(*args, **kwargs)
+        return loss * float("nan") if len(calls) > 4 else loss   # two layers a step: step 3 fails
+
+    monkeypatch.setattr(unlearn_steps.obj, "kuda_forget_loss", poisoned)
+    start = state_dict_hash(taught.model)
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=10, **FAST))
+    assert records[-1].status == "error" and "NaN" in records[-1].message and records[-1].step == 3
+    assert state_dict_hash(taught.model) == start
+
+
+def test_reset_is_bit_exact_after_two_runs(taught):
+    original = state_dict_hash(taught.model)
+    snap = WeightSnapshot()
+    run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, **FAST), snap)
+    run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, train_inputs=True, **FAST), snap)
+    assert state_dict_hash(taught.model) != original
+    reset(taught, snap)
+    assert state_dict_hash(taught.model) == original
+
+
+def test_config_validation_names_the_value():
+    with pytest.raises(ValueError, match="'forgetful'"):
+        UnlearnConfig(method="forgetful")
+    with pytest.raises(ValueError, match="1.5"):
+        UnlearnConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="-3"):
+        UnlearnConfig(steps=-3)
+    with pytest.raises(ValueError, match="nope"):
+        UnlearnConfig().replace(nope=1)
+    assert baseline_config("rmu", layers=(5,)).layers == (3, 4, 5)
+    lm = tiny_model("gpt2")
+    with pytest.raises(ValueError, match=r"\[9\]"):
+        next(iter_unlearn(lm, FORGET, RETAIN, TEXTS, UnlearnConfig(layers=(1, 9))))
+
+
+@pytest.mark.slow
+def test_default_model_forgets_three_landmarks(default_lm):
+    forget = [
+        Fact("The Eiffel Tower is located in the city of", "The Eiffel Tower", " Paris"),
+        Fact("The Colosseum is located in the city of", "The Colosseum", " Rome"),
+        Fact("The Statue of Liberty is located in the city of", "The Statue of Liberty", " New"),
+    ]
+    retain = [
+        Fact("The capital of France is", "France", " Paris"),
+        Fact("The capital of Japan is", "Japan", " Tokyo"),
+        Fact("The capital of Italy is", "Italy", " Rome"),
+        Fact("The theory of relativity was developed by", "theory of relativity", " Albert"),
+    ]
+    texts = [
+        "Water boils at one hundred degrees Celsius at sea level and freezes at zero.",
+        "A cup of tea in the morning helps many people start their day with energy.",
+        "The river flows through the old town and into the sea, past the mills and the church.",
+    ]
+    snap = WeightSnapshot()
+    original = state_dict_hash(default_lm.model)
+    try:
+        records = run_unlearn(default_lm, forget, retain, texts, UnlearnConfig(steps=30, eval_every=0), snap)
+        assert records[0].forget_acc == 1.0 and records[-1].status == "done"
+        assert records[-1].forget_acc == 0.0
+        assert records[-1].retain_acc == records[0].retain_acc == 1.0
+        assert [c.top1_ok for c in check_facts(default_lm, [f.prompt for f in forget], [f.answer for f in forget])] == [False] * 3
+    finally:
+        reset(default_lm, snap)
+    assert state_dict_hash(default_lm.model) == original
