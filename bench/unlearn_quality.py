@@ -141,7 +141,7 @@ def main() -> None:
               "repetition | steps | wall s | peak MB |\n|" + "---|" * 12)
     rows = [fmt_row("original", base, base, 0, "-", "-")]
     examples = {"original": base["answers"]}
-    configs = {}
+    configs, results = {}, {}
     print(header + "\n" + rows[0], flush=True)
     for method in args.methods.split(","):
         config = baseline_config(method, steps=steps, eval_every=0)
@@ -156,15 +156,45 @@ def main() -> None:
             reset(lm, snapshot)
             continue
         result = measure(lm, data, snapshot, coherence)
+        result["seconds"] = seconds
+        results[method] = result
         examples[method] = result["answers"]
-        rows.append(fmt_row(method, result, base, config.steps, f"{seconds:.1f}", f"{memory.mb:.0f}"))
+        rows.append(fmt_row(method, result, base, records[-1].step, f"{seconds:.1f}", f"{memory.mb:.0f}"))
         print(rows[-1], flush=True)
         reset(lm, snapshot)
         assert state_dict_hash(lm.model) == original_hash, "reset was not bit-exact"
-    write_report(args, lm, data, header, rows, examples, configs, coherence)
+    verdict = target_check(results, base)
+    print("\n".join(verdict))
+    write_report(args, lm, data, header, rows, examples, configs, coherence, verdict)
 
 
-def write_report(args, lm, data, header, rows, examples, configs, coherence) -> None:
+def target_check(results: dict, base: dict) -> list[str]:
+    """One line per KUDA target (met / missed), and whether a baseline beats KUDA on every column."""
+    if "kuda" not in results:
+        return []
+    k = results["kuda"]
+    checks = [
+        ("forget accuracy (prompts) <= 10%", k["forget"] <= 0.10),
+        ("forget accuracy (paraphrases) <= 20%", k["paraphrase"] <= 0.20),
+        ("held-out retain >= 90% of original", k["retain_held"] >= 0.9 * base["retain_held"]),
+        ("held-out perplexity up <= 10%", k["ppl"] <= 1.10 * base["ppl"]),
+        ("coherent answers >= 80%", k["coherent"] >= 0.80),
+        ("wall time <= 120 s", k["seconds"] <= 120),
+    ]
+    lines = [f"- {'met' if ok else 'MISSED'}: {name}" for name, ok in checks]
+    for method, r in results.items():
+        if method == "kuda":
+            continue
+        better = (r["forget"] <= k["forget"] and r["paraphrase"] <= k["paraphrase"] and r["retain_held"] >= k["retain_held"]
+                  and r["ppl"] <= k["ppl"] and r["coherent"] >= k["coherent"] and r["seconds"] <= k["seconds"])
+        if better:
+            lines.append(f"- MISSED: {method} is at least as good as KUDA on every column")
+    if len(lines) == len(checks):
+        lines.append("- met: no baseline is at least as good as KUDA on every column")
+    return lines
+
+
+def write_report(args, lm, data, header, rows, examples, configs, coherence, verdict) -> None:
     lines = [
         f"# Unlearning quality: forget topic '{args.topic}' on {lm.name} ({lm.device}, {args.threads} thread(s))",
         "",
@@ -178,6 +208,10 @@ def write_report(args, lm, data, header, rows, examples, configs, coherence) -> 
         "",
         header,
         *rows,
+        "",
+        "## KUDA targets",
+        "",
+        *verdict,
         "",
         "## Configurations",
         "",

@@ -36,11 +36,7 @@ class Pipeline:
     out: Path | None = None
     quiet: bool = False
     lm: object = None
-    forget: list = field(default_factory=list)
-    retain_used: list = field(default_factory=list)
-    retain_held: list = field(default_factory=list)
-    texts_used: list = field(default_factory=list)
-    texts_held: list = field(default_factory=list)
+    data: object = None                          # forget_sets.DataSplit
     average: object = None                       # tracing.AverageTrace
     layers: tuple[int, ...] | None = None
     snapshot: object = None                      # snapshot.WeightSnapshot once unlearning ran
@@ -68,21 +64,13 @@ class Pipeline:
         print(f"wrote {path}")
 
 
-def suggest_window(scores, size: int, exclude_layer0: bool = True) -> tuple[int, ...]:
-    """Layers of the `size` consecutive layers with the largest total score (NaN counts as 0)."""
-    scores = np.nan_to_num(np.asarray(scores, dtype=float))
-    size = min(size, len(scores))
-    first = 1 if exclude_layer0 and len(scores) > size else 0
-    start = max(range(first, len(scores) - size + 1), key=lambda s: (scores[s:s + size].sum(), -s))
-    return tuple(range(start, start + size))
-
-
 # ----------------------------------------------------------------------------- stages
 
 
 def load_stage(p: Pipeline) -> None:
+    from kuda_core.forget_sets import split_probes
     from kuda_core.models import load_model
-    from kuda_core.probes import holdout_split, load_general_texts, load_probes, split_by_topic
+    from kuda_core.probes import load_general_texts, load_probes
 
     p.lm = load_model(p.cfg.model, device=p.cfg.device)
     print(f"model: {p.lm.name} ({p.lm.n_layers} layers) on {p.lm.device}")
@@ -90,13 +78,12 @@ def load_stage(p: Pipeline) -> None:
     texts = load_general_texts(p.cfg.probes.general_texts)
     fraction, seed = p.cfg.probes.holdout_fraction, p.cfg.probes.seed
     if p.cfg.forget is not None:
-        p.forget, retain = split_by_topic(facts, p.cfg.forget.topics)
-    else:
-        p.forget, retain = list(facts), []
-    p.retain_used, p.retain_held = holdout_split(retain, fraction, seed)
-    p.texts_used, p.texts_held = holdout_split(texts, fraction, seed)
-    print(f"facts: {len(p.forget)} forget, {len(p.retain_used)} retain used, {len(p.retain_held)} retain held out; "
-          f"texts: {len(p.texts_used)} used, {len(p.texts_held)} held out")
+        p.data = split_probes(facts, texts, topics=p.cfg.forget.topics, holdout_fraction=fraction, seed=seed)
+    else:  # nothing to forget: trace / evaluate every probe fact
+        p.data = split_probes(facts, texts, prompts=[f.prompt for f in facts], holdout_fraction=fraction, seed=seed)
+    d = p.data
+    print(f"facts: {len(d.forget)} forget, {len(d.retain_used)} retain used, {len(d.retain_held)} retain held out; "
+          f"texts: {len(d.texts_used)} used, {len(d.texts_held)} held out")
 
 
 def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
@@ -106,7 +93,7 @@ def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
 
     section = p.cfg.trace or TraceSection()
     kinds = kinds or section.kinds
-    facts = p.forget[: section.limit] if section.limit else p.forget
+    facts = list(p.data.forget[: section.limit] if section.limit else p.data.forget)
     with p.bar(len(facts) * len(kinds), "trace") as bar:
         seen = set()
         for progress in iter_average_trace(p.lm, facts, section.trace_config(), kinds):
@@ -139,6 +126,7 @@ def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
 
 
 def locate_stage(p: Pipeline) -> None:
+    from kuda_core.locate import layer_scores, suggest_window
     from kuda_core.plots import layer_effect_curve
     from kuda_core.run_config import LocateSection
 
@@ -149,10 +137,11 @@ def locate_stage(p: Pipeline) -> None:
     else:
         if p.average is None or "mlp" not in p.average.kinds:
             trace_stage(p, kinds=("mlp",))
-        scores = p.average.effects["mlp"][2]  # row "last subject token"
-        if np.all(np.isnan(scores)):
+        traced = p.average.results["mlp"]
+        if not traced:
             raise ValueError("No forget fact could be traced (the model predicts none of them): give locate.layers")
-        p.layers = suggest_window(scores, section.window, section.exclude_layer0)
+        scores = layer_scores([r.indirect_effect for r in traced], [r.subject_range for r in traced])
+        p.layers = suggest_window(scores, section.window, section.exclude_layer0).layers
         p.figures["layer_scores"] = layer_effect_curve(scores, (p.layers[0], p.layers[-1] + 1))
         print(f"layers (suggested from MLP AIE at the last subject token): {list(p.layers)}")
     bad = [x for x in p.layers if x >= p.lm.n_layers]
@@ -173,7 +162,8 @@ def unlearn_stage(p: Pipeline) -> None:
     config = p.cfg.forget.unlearn_config(p.layers)
     p.snapshot = WeightSnapshot()
     with p.bar(config.steps, f"unlearn ({config.method})") as bar:
-        for record in iter_unlearn(p.lm, p.forget, p.retain_used, p.texts_used, config, p.snapshot):
+        d = p.data
+        for record in iter_unlearn(p.lm, d.forget, d.retain_used, d.texts_used, config, p.snapshot):
             row = asdict(record)
             p.records.append(row)
             bar.set_postfix(loss=f"{record.loss:.4f}", krd=f"{record.krd:.3f}", refresh=False)
@@ -190,52 +180,21 @@ def unlearn_stage(p: Pipeline) -> None:
     p.figures["training"] = training_curves(p.records, [k for k in CURVE_KEYS if steps[k].notna().any()])
 
 
-def _probe_sets(p: Pipeline) -> dict:
-    def pairs(facts):
-        return [f.prompt for f in facts], [f.answer for f in facts]
-
-    def paraphrases(facts):
-        rows = [(q, f.answer) for f in facts for q in f.paraphrases]
-        return [q for q, _ in rows], [a for _, a in rows]
-
-    sets = {"forget": pairs(p.forget), "forget paraphrases": paraphrases(p.forget),
-            "retain (used)": pairs(p.retain_used), "retain (held out)": pairs(p.retain_held),
-            "retain paraphrases (held out)": paraphrases(p.retain_held)}
-    return {name: value for name, value in sets.items() if value[0]}
-
-
-def _benchmarks(p: Pipeline, section: EvaluateSection) -> dict:
-    from kuda_core.multiple_choice import MCConfig, default_topic, load_mc, mc_accuracy
-    from kuda_core.muse import MuseConfig, load_muse, muse_metrics
-
-    benchmarks = {}
-    for bench in section.mc:
-        questions = load_mc(bench["source"], bench.get("split", "test"), bench.get("limit"))
-        config = MCConfig(bench.get("topic", default_topic(bench["source"])), bench.get("batch_size", 8))
-        benchmarks[f"MC {Path(str(bench['source'])).stem}"] = (
-            lambda lm, q=questions, c=config: {"accuracy": mc_accuracy(lm, q, c).accuracy})
-    if section.muse is not None:
-        data = load_muse(section.muse["source"])
-        config = MuseConfig(**{k: v for k, v in section.muse.items() if k not in ("source", "auc_retrained")})
-        auc = section.muse.get("auc_retrained")
-        benchmarks["MUSE"] = lambda lm: muse_metrics(lm, data, config, auc)
-    return benchmarks
-
-
 def evaluate_stage(p: Pipeline) -> None:
     import pandas as pd
 
+    from kuda_core.benchmarks import make_benchmarks
     from kuda_core.evaluate import answers_frame, iter_evaluate
     from kuda_core.plots import evaluation_bars
 
     section = p.cfg.evaluate or EvaluateSection()
-    texts = {name: t for name, t in (("general (used)", p.texts_used), ("general (held out)", p.texts_held)) if t}
-    sets = _probe_sets(p)
+    texts, sets = p.data.text_sets(), p.data.probe_sets()
+    benchmarks = make_benchmarks(section.mc, section.muse)
     config = section.eval_config()
     if config.answer_sets is None:
         config = replace(config, answer_sets=tuple(n for n in ("forget", "forget paraphrases", "retain (held out)") if n in sets))
     with p.bar(100, "evaluate") as bar:
-        for progress in iter_evaluate(p.lm, p.snapshot, sets, texts, config, _benchmarks(p, section)):
+        for progress in iter_evaluate(p.lm, p.snapshot, sets, texts, config, benchmarks):
             bar.n = int(progress.fraction * 100)
             bar.set_postfix_str(progress.message[:60])
             bar.refresh()
@@ -261,8 +220,8 @@ def drift_stage(p: Pipeline):
     from kuda_core.plots import drift_chart, pca_scatter
     from kuda_core.replay import strip_article
 
-    forget = [f.prompt for f in p.forget]
-    retain = [f.prompt for f in (p.retain_held or p.retain_used)]
+    forget = [f.prompt for f in p.data.forget]
+    retain = [f.prompt for f in (p.data.retain_held or p.data.retain_used)]
     series, frame = {}, {"layer": np.arange(p.lm.n_layers)}
     for name, prompts in (("forget", forget), ("retain", retain)):
         if prompts:
@@ -274,7 +233,7 @@ def drift_stage(p: Pipeline):
     if forget and retain:
         view = pca_view(p.lm, p.snapshot, forget, retain, p.layers[len(p.layers) // 2])
         p.figures["pca"] = pca_scatter(view.points, view.explained, view.prompts)
-    value = krd(p.lm, p.snapshot, forget, p.layers, subjects=[strip_article(f.subject) for f in p.forget])
+    value = krd(p.lm, p.snapshot, forget, p.layers, subjects=[strip_article(f.subject) for f in p.data.forget])
     return pd.DataFrame([{"set": "forget", "metric": "KRD (selected layers)", "original": 0.0,
                           "unlearned": value, "change": value}])
 

@@ -18,6 +18,9 @@ Defaults measured on SmolLM2-135M-Instruct (skip_first, 20-token greedy answers)
 answers 1.3-13 and repetition <= 0.12; fluent but wrong answers ("the city of the gods, and it
 is a beautiful place to visit", "Steve Jobs and Steve Wozniak in 1976") 2-25; gradient-ascent
 style output ("Sollitum Sollitum and the Sollit of") 65-135; word salad 1e3-1e8; loops 0.43-0.88.
+A small model's own 20-token answers loop now and then ("Spanish.\n\nThe official language of
+Mexico is Spanish.\n\n..."): on 34 held-out facts the default model's original answers were
+coherent 85% of the time, so always read the unlearned rate against the original one.
 """
 from __future__ import annotations
 

@@ -9,7 +9,9 @@
 
 "Original" numbers come from the same model with the snapshot's original weights swapped in
 (`snapshot.original`), so no second copy of the model is needed; with snapshot=None the model
-is taken as unedited and both columns agree.
+is taken as unedited and both columns agree. Answers are greedy continuations generated in
+batches (answers.greedy_batch) and judged by coherence.check_coherence, whose thresholds are
+documented there; the table reports the original model's coherent share as the baseline.
 """
 from __future__ import annotations
 

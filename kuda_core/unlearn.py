@@ -16,6 +16,7 @@ memory rolls the weights back to the start of the run and ends with a record say
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, fields
@@ -236,21 +237,22 @@ def _prepare(lm, forget_facts, retain_facts, general_texts, config, modules, par
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
     forget = [replay.cache(b) for b in make_batches(forget_rows, config.forget_batch, pad, lm.device)]
 
-    keys, accumulators = _projector_keys(lm, config, modules, retain_rows)
+    spectra, accumulators = _cached_spectra(lm, config, modules, retain_rows)
     keep = min(1.0, config.max_keys / max(sum(len(r.ids) for r in retain_rows), 1))
     retain_batches = (make_batches(retain_fact_rows, config.retain_batch, pad, lm.device)
                       + make_batches(retain_text_rows, config.retain_batch, pad, lm.device))
     retain = [replay.cache(b, accumulators, keep, generator) for b in retain_batches]
 
     projectors, note = {}, "no null-space projection"
-    for name in keys:
-        acc = accumulators.get(keys[name][1])
-        compute = (lambda acc=acc: ns.eigen(acc.covariance(), acc.count))
-        spectrum = ns.PROJECTORS.spectrum(keys[name], compute)
-        projectors[name] = ns.PROJECTORS.projector(keys[name], config.tau, config.tau_mode, config.gamma, compute)
+    for name, (key, spectrum) in spectra.items():
+        if spectrum is None:
+            acc = accumulators[_key_module(lm, name)]
+            spectrum = ns.PROJECTORS.spectrum(key, lambda acc=acc: ns.eigen(acc.covariance(), acc.count))
+        projector = ns.low_rank_projector(spectrum, config.tau, config.tau_mode, config.gamma)
+        projectors[name] = dataclasses.replace(projector, basis=projector.basis.to(lm.device))
         if name == modules[0]:
-            note = (f"null space: {ns.null_fraction(spectrum, config.tau, config.tau_mode):.0%} of key directions "
-                    f"free at layer {config.layers[0]} (tau={config.tau:g} {config.tau_mode}, gamma={config.gamma:g}, "
+            note = (f"null space: {projectors[name].null_fraction:.0%} of key directions free at layer "
+                    f"{config.layers[0]} (tau={config.tau:g} {config.tau_mode}, gamma={config.gamma:g}, "
                     f"{spectrum.count} retain keys)")
     transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
     ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, retain=retain,
@@ -260,22 +262,30 @@ def _prepare(lm, forget_facts, retain_facts, general_texts, config, modules, par
     return ctx
 
 
-def _projector_keys(lm, config, modules, retain_rows) -> tuple[dict[str, tuple], dict[str, ns.KeyCovariance]]:
-    """Cache keys per trained module, and key accumulators for the ones not cached yet."""
-    keys: dict[str, tuple] = {}
+def _cached_spectra(lm, config, modules, retain_rows) -> tuple[dict, dict[str, ns.KeyCovariance]]:
+    """{module: (cache key, cached Spectrum or None)} and key accumulators for the uncached ones.
+
+    The cache key names the model, the key module, the retain data and the current weights of
+    the blocks up to that layer (an earlier edit changes the keys).
+    """
+    spectra: dict[str, tuple] = {}
     accumulators: dict[str, ns.KeyCovariance] = {}
     if config.tau is None or not retain_rows:
-        return keys, accumulators
+        return spectra, accumulators
     rows_hash = ns.data_hash([r.ids for r in retain_rows] + [[config.max_keys, config.seed]])
+    per_layer: dict[int, list[torch.Tensor]] = {}
+    for n, p in lm.model.named_parameters():
+        if _layer_of(lm, n) is not None:
+            per_layer.setdefault(_layer_of(lm, n), []).append(p)
+    prints = {layer: ns.weights_fingerprint(ps) for layer, ps in per_layer.items() if layer <= max(config.layers)}
     for name in modules:
-        layer = _layer_of(lm, name)
-        below = [p for n, p in lm.model.named_parameters()
-                 if _layer_of(lm, n) is not None and _layer_of(lm, n) <= layer]
-        key_module = _key_module(lm, name)
-        keys[name] = (lm.name, key_module, rows_hash, ns.weights_fingerprint(below))
-        if not ns.PROJECTORS.has_spectrum(keys[name]):
+        layer, key_module = _layer_of(lm, name), _key_module(lm, name)
+        key = (lm.name, key_module, rows_hash, "".join(prints[i] for i in sorted(prints) if i <= layer))
+        cached = ns.PROJECTORS.spectrum(key, lambda: None) if ns.PROJECTORS.has_spectrum(key) else None
+        spectra[name] = (key, cached)
+        if cached is None:
             accumulators.setdefault(key_module, ns.KeyCovariance(_key_dim(lm, name)))
-    return keys, accumulators
+    return spectra, accumulators
 
 
 def _layer_of(lm: LoadedModel, name: str) -> int | None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kuda_core.bundle import load_bundle, save_model
-from kuda_core.cli import main, suggest_window
+from kuda_core.cli import main
 from kuda_core.generate import top_next_tokens
 from kuda_core.run_config import RunConfig
 from kuda_core.tiny import tiny_model
@@ -59,14 +59,6 @@ def test_config_round_trip(tmp_path):
 def test_config_errors_name_the_problem(change, message):
     with pytest.raises(ValueError, match=message):
         RunConfig.from_dict(change)
-
-
-def test_suggest_window():
-    scores = [0.5, 0.1, 0.3, 0.2, 0.0]
-    assert suggest_window(scores, 2) == (2, 3)
-    assert suggest_window(scores, 2, exclude_layer0=False) == (0, 1)
-    assert suggest_window([float("nan"), 0.1, float("nan")], 1) == (1,)
-    assert suggest_window([0.1, 0.2], 5) == (0, 1)
 
 
 @pytest.fixture(scope="module")

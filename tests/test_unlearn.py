@@ -13,6 +13,7 @@ from kuda_core.probes import Fact, check_facts
 from kuda_core.replay import Replay, fact_rows, make_batches, text_rows
 from kuda_core.snapshot import WeightSnapshot, state_dict_hash
 from kuda_core.tiny import CORPUS, tiny_model
+from kuda_core.tuning import TuneConfig, iter_tune, tune
 from kuda_core.unlearn import UnlearnConfig, iter_unlearn, reset, run_unlearn
 
 FORGET = [
@@ -81,6 +82,7 @@ def test_replay_matches_full_forward(taught):
         full = taught.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[rows_, batch.answer_pos]
     assert torch.allclose(replayed, full, atol=1e-4)
     assert torch.allclose(v[2], cached.v0[2])
+    assert list(replay.layer_list) == replay.blocks      # the pass-through stubs are gone
 
 
 def test_forget_tokens_skip_leading_article():
@@ -100,6 +102,14 @@ def test_short_kuda_run_forgets_and_keeps(taught):
     assert sum(after_retain) > 0.9 * sum(before_retain)
     assert records[-1].krd > 0.3 > records[-1].retain_drift
     assert records[-1].forget_prob == pytest.approx(sum(after_forget) / 2, rel=1e-3)
+
+
+def test_stops_once_forgotten(taught):
+    config = UnlearnConfig(steps=60, **{**FAST, "stop_at": 0.0}, check_every=2)
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, config)
+    assert records[-1].status == "done" and records[-1].step < 60
+    assert records[-1].forget_acc == 0.0 and "stopped early" in records[-1].message
+    assert [r.step for r in records] == list(range(records[-1].step + 1))
 
 
 @pytest.mark.parametrize("method", ["ga", "gd", "npo", "simnpo", "rmu"])
@@ -162,6 +172,24 @@ def test_nan_loss_rolls_back(taught, monkeypatch):
     assert state_dict_hash(taught.model) == start
 
 
+def test_out_of_memory_gives_a_clear_message_and_rolls_back(taught, monkeypatch):
+    calls = []
+    original = unlearn_steps.retain_term
+
+    def exhausted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) >= 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("kuda_core.unlearn.retain_term", exhausted)
+    start = state_dict_hash(taught.model)
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=10, **FAST))
+    assert records[-1].status == "error" and "Out of GPU memory at step 2" in records[-1].message
+    assert "retain_batch" in records[-1].message
+    assert state_dict_hash(taught.model) == start and hook_count(taught.model) == 0
+
+
 def test_reset_is_bit_exact_after_two_runs(taught):
     original = state_dict_hash(taught.model)
     snap = WeightSnapshot()
@@ -185,6 +213,40 @@ def test_config_validation_names_the_value():
     lm = tiny_model("gpt2")
     with pytest.raises(ValueError, match=r"\[9\]"):
         next(iter_unlearn(lm, FORGET, RETAIN, TEXTS, UnlearnConfig(layers=(1, 9))))
+
+
+def test_two_stage_tuning_picks_and_applies(taught):
+    snap = WeightSnapshot()
+    original = state_dict_hash(taught.model)
+    grid = TuneConfig(taus=(1e-10, 0.5), betas=(3.0, 10.0), tolerance=5.0, forget_target=0.5)
+    progress = list(iter_tune(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=10, **FAST), grid, snap))
+    last = progress[-1]
+    assert last.done and last.config is not None
+    assert [r["stage"] for r in last.table][:2] == [1, 1] and sum(r["chosen"] for r in last.table) == 1
+    chosen = next(r for r in last.table if r["chosen"])
+    assert (last.config.tau, last.config.beta) == (chosen["tau"], chosen["beta"])
+    stage1 = [r for r in last.table if r["stage"] == 1]
+    stable = [r["tau"] for r in stage1 if r["retain_drop_points"] <= 5.0]
+    assert last.config.tau == (max(stable) if stable else 1e-10)
+    assert any(p.record is not None for p in progress)
+    assert probs(taught, FORGET) != probs(_teach(taught.spec.family), FORGET)   # chosen weights applied
+    reset(taught, snap)
+    assert state_dict_hash(taught.model) == original
+
+
+def test_closing_tuning_restores_the_start(taught):
+    start = state_dict_hash(taught.model)
+    run = iter_tune(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=10, **FAST), TuneConfig(taus=(0.1,), betas=(10.0,)))
+    for _ in range(5):
+        next(run)
+    run.close()
+    assert state_dict_hash(taught.model) == start and hook_count(taught.model) == 0
+    table, config = tune(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, **FAST), TuneConfig(taus=(0.1,), betas=(10.0,)))
+    assert len(table) == 2 and config.tau == 0.1
+    with pytest.raises(ValueError, match="ga"):
+        next(iter_tune(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(method="ga")))
+    with pytest.raises(ValueError, match="-1"):
+        TuneConfig(betas=(-1.0,))
 
 
 @pytest.mark.slow
