@@ -68,7 +68,7 @@ class Pipeline:
 
 
 def load_stage(p: Pipeline) -> None:
-    from kuda_core.forget_sets import split_probes
+    from kuda_core.forget_sets import probes_without, split_probes, split_rows
     from kuda_core.models import load_model
     from kuda_core.probes import load_general_texts, load_probes
 
@@ -77,8 +77,13 @@ def load_stage(p: Pipeline) -> None:
     facts = load_probes(p.cfg.probes.path)
     texts = load_general_texts(p.cfg.probes.general_texts)
     fraction, seed = p.cfg.probes.holdout_fraction, p.cfg.probes.seed
-    if p.cfg.forget is not None:
-        p.data = split_probes(facts, texts, topics=p.cfg.forget.topics, holdout_fraction=fraction, seed=seed)
+    forget = p.cfg.forget
+    if forget is not None and forget.facts:
+        rows, retain = forget.rowsets()
+        p.data = split_rows(rows, retain or probes_without(rows, facts), texts, fraction, seed)
+    elif forget is not None:
+        p.data = split_probes(facts, texts, topics=forget.topics, prompts=forget.prompts,
+                              holdout_fraction=fraction, seed=seed)
     else:  # nothing to forget: trace / evaluate every probe fact
         p.data = split_probes(facts, texts, prompts=[f.prompt for f in facts], holdout_fraction=fraction, seed=seed)
     d = p.data

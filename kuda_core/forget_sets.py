@@ -76,6 +76,13 @@ def split_rows(forget: RowSet, retain: RowSet | None, texts: Sequence[str], hold
                   f"forget {len(forget.facts)} facts from {forget.source}")
 
 
+def probes_without(forget: RowSet, probes: Sequence[Fact]) -> RowSet:
+    """The probe facts as a retain RowSet, without those that overlap the forget rows."""
+    everything = RowSet(facts=list(probes), texts=[], source="built-in probes")
+    clashing = {o.retain_row for o in check_overlap(forget, everything)}
+    return RowSet(facts=[f for f in probes if f.text not in clashing], texts=[], source="built-in probes")
+
+
 def _split(forget, retain, texts, fraction, seed, description) -> DataSplit:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"The held-out fraction must be in [0, 1), got {fraction}")

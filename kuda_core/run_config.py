@@ -94,6 +94,9 @@ class LocateSection:
 @dataclass(frozen=True)
 class ForgetSection:
     topics: tuple[str, ...] = ()                 # probe topics to forget
+    prompts: tuple[str, ...] = ()                # single probe facts to forget (by prompt)
+    facts: tuple[dict, ...] = ()                 # fact rows {prompt, subject, answer[, paraphrases]} to forget
+    retain_facts: tuple[dict, ...] | None = None  # retain rows for `facts`; None = the probes not forgotten
     options: dict = field(default_factory=dict)  # unlearn.UnlearnConfig fields (not "layers")
 
     def unlearn_config(self, layers):
@@ -104,11 +107,28 @@ class ForgetSection:
     def __post_init__(self) -> None:
         topics = [self.topics] if isinstance(self.topics, str) else list(self.topics)
         object.__setattr__(self, "topics", tuple(topics))
-        if not self.topics:
-            raise ValueError("forget.topics must name at least one probe topic")
+        object.__setattr__(self, "prompts", tuple(self.prompts))
+        object.__setattr__(self, "facts", tuple(dict(f) for f in self.facts))
+        if self.retain_facts is not None:
+            object.__setattr__(self, "retain_facts", tuple(dict(f) for f in self.retain_facts))
+        if not (self.topics or self.prompts or self.facts):
+            raise ValueError("forget needs topics, prompts (probe facts) or facts (rows) to forget")
+        if self.facts and (self.topics or self.prompts):
+            raise ValueError("forget.facts (own rows) cannot be mixed with probe topics / prompts")
         if "layers" in self.options:
             raise ValueError("forget.layers is not a setting: give layers in locate.layers")
         self.unlearn_config((0,))  # validates the options (layers are checked against the model later)
+        self.rowsets()  # validates the rows
+
+    def rowsets(self):
+        """(forget RowSet, retain RowSet or None) for `facts`; (None, None) for probe selections."""
+        from kuda_core.datasets_io import rows_from_records
+
+        if not self.facts:
+            return None, None
+        forget = rows_from_records(list(self.facts), "forget.facts")
+        retain = rows_from_records(list(self.retain_facts), "forget.retain_facts") if self.retain_facts else None
+        return forget, retain
 
 
 @dataclass(frozen=True)
@@ -196,8 +216,11 @@ class RunConfig:
             sections["locate"] = LocateSection(**data["locate"])
         if data.get("forget") is not None:
             given = dict(data["forget"])
-            _check_keys("forget", given, {"topics"} | _field_names(UnlearnConfig))
-            sections["forget"] = ForgetSection(topics=given.pop("topics", ()), options=given)
+            rows = {"topics", "prompts", "facts", "retain_facts"}
+            _check_keys("forget", given, rows | _field_names(UnlearnConfig))
+            sections["forget"] = ForgetSection(
+                topics=given.pop("topics", ()), prompts=given.pop("prompts", ()), facts=given.pop("facts", ()),
+                retain_facts=given.pop("retain_facts", None), options=given)
         if data.get("evaluate") is not None:
             _check_keys("evaluate", data["evaluate"], _field_names(EvaluateSection))
             sections["evaluate"] = EvaluateSection(**data["evaluate"])
@@ -222,7 +245,11 @@ class RunConfig:
             out["locate"] = {**asdict(self.locate),
                              "layers": list(self.locate.layers) if self.locate.layers is not None else None}
         if self.forget is not None:
-            out["forget"] = {"topics": list(self.forget.topics), **self.forget.options}
+            forget = self.forget
+            rows = {"topics": list(forget.topics), "prompts": list(forget.prompts), "facts": list(forget.facts)}
+            if forget.retain_facts is not None:
+                rows["retain_facts"] = list(forget.retain_facts)
+            out["forget"] = {**{k: v for k, v in rows.items() if v}, **forget.options}
         if self.evaluate is not None:
             section = asdict(self.evaluate)
             section["mc"] = [dict(m) for m in self.evaluate.mc]

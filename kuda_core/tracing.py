@@ -489,9 +489,18 @@ class _Runner:
     def feed_forward(self, layer: int, middle: torch.Tensor, patch: Patch = None) -> torch.Tensor:
         """(B, n, d) residual after attention -> (B, n, d) block output; patch sets the MLP output."""
         _, _, norm, mlp = self.parts[layer]
-        output = first_tensor(mlp(norm(middle)))  # (B, n, d)
-        if patch is not None:
-            output[patch[0], 0] = patch[1]
+        if patch is None:
+            return middle + first_tensor(mlp(norm(middle)))
+        # the patched states are overwritten anyway: run the MLP on the other (row, position) pairs only
+        keep = torch.ones(middle.shape[:2], dtype=torch.bool, device=middle.device)  # (B, n)
+        keep[patch[0], 0] = False
+        index = keep.view(-1).nonzero().squeeze(1)  # (N,)
+        flat = middle.reshape(-1, middle.shape[-1])  # (B * n, d)
+        output = torch.empty_like(flat)
+        if len(index):
+            output[index] = first_tensor(mlp(norm(flat[index].unsqueeze(0))))[0]  # (N, d)
+        output = output.view(middle.shape)
+        output[patch[0], 0] = patch[1]
         return middle + output
 
     def answer_prob(self, last: torch.Tensor, answer_id: int) -> torch.Tensor:

@@ -26,9 +26,7 @@ def run_config() -> RunConfig:
     defaults = UnlearnConfig()
     options = {f.name: getattr(config, f.name) for f in fields(config)
                if f.name != "layers" and getattr(config, f.name) != getattr(defaults, f.name)}
-    if not run.get("topics") and not run.get("prompts"):
-        raise ValueError("Only runs on the built-in probes (by topic or fact) can be saved as a configuration")
-    forget = {"topics": list(run.get("topics") or []), "prompts": list(run.get("prompts") or []), **options}
+    forget = {**run["rows"], **options}
     return RunConfig.from_dict({
         "model": HOLDER.source, "device": HOLDER.device_request,
         "probes": {"holdout_fraction": run["holdout"], "seed": 0},

@@ -8,8 +8,8 @@ import gradio as gr
 import pandas as pd
 
 from kuda_core.baselines import DEFAULTS, baseline_config
-from kuda_core.datasets_io import RowSet, check_overlap, load_hf_rows, load_rows_file, parse_rows_text
-from kuda_core.forget_sets import DataSplit, split_probes, split_rows
+from kuda_core.datasets_io import load_hf_rows, load_rows_file, parse_rows_text
+from kuda_core.forget_sets import DataSplit, probes_without, split_probes, split_rows
 from kuda_core.plots import training_curves
 from kuda_core.probes import load_general_texts, load_probes, topics
 from kuda_core.snapshot import WeightSnapshot
@@ -59,19 +59,22 @@ def build_split(forget_source, forget_topics, forget_facts, forget_typed, forget
     forget = _rows(forget_source, forget_typed, forget_file, forget_hf, hf_split, "forget")
     retain = _rows(retain_source, retain_typed, retain_file, retain_hf, hf_split, "retain")
     if retain is None:  # the built-in probes, less anything that is also being forgotten
-        retain = probes_without(forget)
+        retain = probes_without(forget, load_probes())
     return split_rows(forget, retain, texts, holdout_fraction=float(holdout))
-
-
-def probes_without(forget: RowSet) -> RowSet:
-    """The built-in probes as a retain RowSet, without the facts that overlap the forget rows."""
-    probes = RowSet(facts=load_probes(), texts=[], source="built-in probes")
-    clashing = {o.retain_row for o in check_overlap(forget, probes)}
-    return RowSet(facts=[f for f in probes.facts if f.text not in clashing], texts=[], source="built-in probes")
 
 
 def _prompts_of(fact_labels) -> list[str]:
     return [label.split("] ", 1)[1].rsplit(" ->", 1)[0] for label in fact_labels or []]
+
+
+def _config_rows(widgets, data: DataSplit) -> dict:
+    """The forget section's data keys for the saved run configuration."""
+    if widgets[0] == "built-in probes":
+        return {"topics": list(widgets[1] or []), "prompts": _prompts_of(widgets[2])}
+    rows = {"facts": [f.to_dict() for f in data.forget]}
+    if widgets[6] != "built-in probes":
+        rows["retain_facts"] = [f.to_dict() for f in (*data.retain_used, *data.retain_held)]
+    return rows
 
 
 def make_config(method, layers, steps, lr, beta, lam, tau, tau_mode, gamma, forget_form, rho, train_inputs,
@@ -126,11 +129,9 @@ def run_clicked(*widgets, progress=gr.Progress()):
         run.close()  # Stop: the engine's finally removes hooks and restores requires_grad
         HOLDER.version += 1
         if records:
-            from_probes = widgets[0] == "built-in probes"
             HOLDER.last_run = {"config": config, "data": data, "records": records,
                                "seconds": time.perf_counter() - started, "holdout": float(widgets[11]),
-                               "topics": list(widgets[1] or []) if from_probes else [],
-                               "prompts": _prompts_of(widgets[2]) if from_probes else []}
+                               "rows": _config_rows(widgets, data)}
     yield figure, _records_table(records), f"{records[-1]['message']}. {HOLDER.status_line()}", HOLDER.status_line()
 
 
