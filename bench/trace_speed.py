@@ -3,9 +3,11 @@
     $ python bench/trace_speed.py                      # all kinds, 10 samples, 2 threads
     $ python bench/trace_speed.py --kinds mlp --samples 3 --threads 4
 
-Prints one row per kind: reference time, fast time (median of --repeats runs), the ratio and the
-largest absolute difference of the (T, L) probability grids. Run it on a quiet machine: other
-processes on the same cores change both times, the ratio less.
+Prints one row per kind: wall-clock and CPU seconds of the reference and of the fast path (median
+of --repeats runs), their ratios, and the largest absolute difference of the (T, L) probability
+grids. Other processes on the same cores slow both; with several threads on a busy machine the
+many small passes of the reference suffer most, so compare the CPU-time ratio too (or use
+--threads 1).
 """
 from __future__ import annotations
 
@@ -38,21 +40,26 @@ def main() -> None:
     lm = load_model(args.model, device="cpu")
     print(f"{lm.name}: {lm.n_layers} layers; prompt {PROMPT!r} -> {ANSWER!r}; "
           f"{args.samples} samples; {torch.get_num_threads()} threads")
-    print(f"{'kind':<7}{'reference s':>13}{'fast s':>9}{'ratio':>8}{'max |diff|':>12}  p_clean  p_corrupt")
+    print(f"{'kind':<7}{'ref wall s':>11}{'fast wall s':>12}{'ratio':>7}{'ref cpu s':>10}{'fast cpu s':>11}"
+          f"{'ratio':>7}{'max |diff|':>12}  p_clean  p_corrupt")
     for kind in args.kinds:
         config = TraceConfig(kind=kind, samples=args.samples)
-        started = time.perf_counter()
-        slow = trace_reference(lm, PROMPT, SUBJECT, ANSWER, config)
-        slow_s = time.perf_counter() - started
-        times = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            fast = trace(lm, PROMPT, SUBJECT, ANSWER, config)
-            times.append(time.perf_counter() - started)
-        fast_s = statistics.median(times)
+        slow, slow_wall, slow_cpu = timed(trace_reference, lm, config)
+        runs = [timed(trace, lm, config) for _ in range(args.repeats)]
+        fast = runs[0][0]
+        fast_wall = statistics.median(r[1] for r in runs)
+        fast_cpu = statistics.median(r[2] for r in runs)
         diff = float(np.nanmax(np.abs(slow.scores - fast.scores)))
-        print(f"{kind:<7}{slow_s:>13.1f}{fast_s:>9.2f}{slow_s / fast_s:>7.1f}x{diff:>12.2e}"
-              f"  {fast.p_clean:.4f}   {fast.p_corrupt:.4f}", flush=True)
+        print(f"{kind:<7}{slow_wall:>11.1f}{fast_wall:>12.2f}{slow_wall / fast_wall:>6.1f}x{slow_cpu:>10.1f}"
+              f"{fast_cpu:>11.2f}{slow_cpu / fast_cpu:>6.1f}x{diff:>12.2e}  {fast.p_clean:.4f}   {fast.p_corrupt:.4f}",
+              flush=True)
+
+
+def timed(function, lm, config):
+    """(result, wall seconds, CPU seconds of this process) of one trace."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = function(lm, PROMPT, SUBJECT, ANSWER, config)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 if __name__ == "__main__":

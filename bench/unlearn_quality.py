@@ -144,7 +144,7 @@ def main() -> None:
     configs, results = {}, {}
     print(header + "\n" + rows[0], flush=True)
     for method in args.methods.split(","):
-        config = baseline_config(method, steps=steps, eval_every=0)
+        config = baseline_config(method, steps=steps, eval_every=0, stop_at=None)   # same fixed budget
         configs[method] = config
         snapshot = WeightSnapshot()
         started = time.perf_counter()

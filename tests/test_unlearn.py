@@ -112,6 +112,16 @@ def test_stops_once_forgotten(taught):
     assert [r.step for r in records] == list(range(records[-1].step + 1))
 
 
+@pytest.mark.parametrize("options", [
+    {"retain_kl": 1.0}, {"rho": 0.5}, {"forget_form": "cos2", "norm_weight": 0.5},
+    {"tau_mode": "absolute", "tau": 1e-6, "gamma": 0.5}, {"tau": None, "lam": 0.0}, {"train_inputs": True},
+])
+def test_kuda_options_run(taught, options):
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, **{**FAST, **options}))
+    assert records[-1].status == "done" and records[-1].krd > 0
+    assert torch.isfinite(torch.tensor([r.loss for r in records[1:]])).all()
+
+
 @pytest.mark.parametrize("method", ["ga", "gd", "npo", "simnpo", "rmu"])
 def test_baselines_run_through_the_loop(taught, method):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, baseline_config(method, steps=3, **FAST))
@@ -270,7 +280,8 @@ def test_default_model_forgets_three_landmarks(default_lm):
     snap = WeightSnapshot()
     original = state_dict_hash(default_lm.model)
     try:
-        records = run_unlearn(default_lm, forget, retain, texts, UnlearnConfig(steps=30, eval_every=0), snap)
+        config = UnlearnConfig(steps=40, stop_at=0.0, check_every=5)
+        records = run_unlearn(default_lm, forget, retain, texts, config, snap)
         assert records[0].forget_acc == 1.0 and records[-1].status == "done"
         assert records[-1].forget_acc == 0.0
         assert records[-1].retain_acc == records[0].retain_acc == 1.0

@@ -71,12 +71,17 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, progress=gr.Progre
         })
         progress((number + 1) / len(rows), desc=f"prompt {number + 1}/{len(rows)}")
         frame = pd.DataFrame(table)
-        changed = int(frame["changed"].sum())
-        yield _styled(frame), f"{changed} of {len(frame)} answers changed; coherent = perplexity under the original " \
-                              f"model and repetition within the thresholds of kuda_core.coherence."
+        yield _styled(frame), _summary(frame)
     HOLDER.last_compare = frame
-    yield _styled(frame), f"Done: {changed} of {len(frame)} answers changed; coherent = perplexity under the " \
-                          f"original model and repetition within the thresholds of kuda_core.coherence."
+    yield _styled(frame), "Done. " + _summary(frame)
+
+
+def _summary(frame: pd.DataFrame) -> str:
+    """Changed and coherent answers per prompt set, and how coherence is judged."""
+    parts = [f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, "
+             f"{int((rows['coherent'] == 'yes').sum())} coherent" for name, rows in frame.groupby("set", sort=False)]
+    return ("; ".join(parts) + ". Coherent = perplexity of the answer under the original model and its "
+            "repetition rate within the thresholds of kuda_core.coherence.")
 
 
 @user_errors
