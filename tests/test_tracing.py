@@ -233,8 +233,17 @@ def test_average_trace_reports_facts_the_model_does_not_predict(sharp_lm):
 # --------------------------------------------------------------------------------------------- slow
 
 
+@pytest.fixture
+def one_thread():
+    """The reference makes many small passes: on shared cores one thread avoids stalls between threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_fast_matches_reference_on_the_default_model(default_lm):
+def test_fast_matches_reference_on_the_default_model(default_lm, one_thread):
     for kind in KINDS:
         config = TraceConfig(kind=kind, samples=3)
         prompt = "The Eiffel Tower is in"
