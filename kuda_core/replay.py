@@ -3,13 +3,15 @@
     >>> rows = fact_rows(lm, facts, forget_tokens="subject+last")      # [SeqRow]
     >>> batches = make_batches(rows, batch_size=32, pad_id=0, device=lm.device)
     >>> replay = Replay(lm, first=4, mlp_layers=(4, 5, 6))
-    >>> cached = replay.cache(batches[0], key_modules={...: KeyCovariance})   # one no-grad pass
-    >>> h, v = replay.run(cached, stop=7)            # block outputs (B, T, d), {layer: MLP out}
-    >>> logits = replay.head(h_top, positions)       # (N, V) only where needed
+    >>> cached = replay.cache(batches[0], key_modules={name: KeyCovariance(d_in)})  # one no-grad pass
+    >>> h, v = replay.run(cached, stop=7)            # output of block 6 (B, T, d), {layer: MLP out (B, T, d)}
+    >>> h_top, _ = replay.run(cached)                # through the last block
+    >>> logits = replay.head(h_top, rows, cols)      # (N, V), only at the positions asked for
 
 The cache holds, per batch, the hidden state entering block `first` and the exact positional /
 keyword arguments every block from `first` up received (masks, rotary embeddings), so
 replaying blocks gives the same outputs as a full forward pass at a fraction of the cost.
+Blocks must return the hidden state (a tensor, or a tuple starting with it), as in transformers 5.
 """
 from __future__ import annotations
 

@@ -49,3 +49,23 @@ def test_cli_reproduces_the_ui_run(tmp_path):
         assert torch.allclose(replayed[name], value, atol=1e-6), name
     HOLDER.reset()
     assert not HOLDER.is_edited()
+
+
+def test_tuning_from_the_forget_tab_applies_the_chosen_settings(tmp_path):
+    from ui import forget_tab
+    from ui.session import HOLDER
+
+    lm = tiny_model("gpt2")
+    folder = tmp_path / "tiny-gpt2"
+    lm.model.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    HOLDER.load(str(folder), device="cpu")
+    data = ["typed rows", [], [], FACTS, None, "", "built-in probes", "", None, "", "train", 0.25]
+    settings = ["kuda", [1, 2], 2, 1e-2, 10.0, 1.0, 0.01, "relative", 0.0, "softplus", 1.0, False, 0.0, 0]
+    outputs = list(forget_tab.tune_clicked(*data, *settings, "0.001 0.1", "3, 10", 3.0, progress=_no_progress))
+    table, message, status = outputs[-1]
+    assert len(table) >= 3 and set(table["stage"]) == {1, 2} and "Applied: tau" in message and "EDITED" in status
+    chosen = HOLDER.last_run["config"]
+    assert chosen.tau in (0.001, 0.1) and chosen.beta in (3.0, 10.0)
+    HOLDER.reset()
+    assert not HOLDER.is_edited()

@@ -13,6 +13,7 @@ from kuda_core.forget_sets import DataSplit, probes_without, split_probes, split
 from kuda_core.plots import training_curves
 from kuda_core.probes import load_general_texts, load_probes, topics
 from kuda_core.snapshot import WeightSnapshot
+from kuda_core.tuning import TuneConfig, iter_tune
 from kuda_core.unlearn import METHODS, UnlearnConfig, iter_unlearn
 from ui.errors import user_errors
 from ui.session import HOLDER
@@ -145,6 +146,45 @@ def _source_visibility(with_probes: bool):
     return update
 
 
+def _floats(text: str, name: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise ValueError(f"{name} must be numbers separated by spaces or commas, got {text!r}") from None
+    if not values:
+        raise ValueError(f"Give at least one value for {name}")
+    return values
+
+
+@user_errors
+def tune_clicked(*widgets, progress=gr.Progress()):
+    """Two-stage tuning: tau (stability boundary), then beta (forgetting strength); applies the choice."""
+    lm = HOLDER.require()
+    data = build_split(*widgets[:12])
+    base = make_config(*widgets[12:26])
+    taus, betas, tolerance = widgets[26:29]
+    tune = TuneConfig(taus=_floats(taus, "tau values"), betas=_floats(betas, "beta values"), tolerance=float(tolerance))
+    if HOLDER.snapshot is None:
+        HOLDER.snapshot = WeightSnapshot()
+    last = None
+    try:
+        for last in iter_tune(lm, data.forget, data.retain_used, data.texts_used, base, tune, HOLDER.snapshot,
+                              eval_retain=data.retain_held or None):
+            progress(last.run / max(last.total_runs, 1), desc=last.message)
+            if last.row is not None or last.done:
+                yield pd.DataFrame(last.table).round(4), last.message, HOLDER.status_line()
+    finally:
+        HOLDER.version += 1
+    if last is not None and last.done and last.config is not None:
+        chosen = last.config
+        HOLDER.edit_description = (f"KUDA tuned (tau {chosen.tau}, beta {chosen.beta}) on layers "
+                                   f"{', '.join(map(str, chosen.layers))}, {data.description}")
+        HOLDER.last_run = {"config": chosen, "data": data, "records": [r for r in last.table], "seconds": 0.0,
+                           "holdout": float(widgets[11]), "rows": _config_rows(widgets, data)}
+        yield pd.DataFrame(last.table).round(4), f"{last.message} Applied: tau {chosen.tau}, beta {chosen.beta}.", \
+            HOLDER.status_line()
+
+
 @user_errors
 def reset_clicked():
     HOLDER.reset()
@@ -206,6 +246,13 @@ def build(locate_layers: gr.CheckboxGroup) -> dict:
             run = gr.Button("Forget", variant="primary", elem_id="forget-run")
             stop = gr.Button("Stop", elem_id="forget-stop")
             reset = gr.Button("Reset to the original model", elem_id="forget-reset")
+        with gr.Accordion("Two-stage tuning (KUDA): stability boundary tau, then forgetting strength beta", open=False):
+            with gr.Row():
+                tune_taus = gr.Textbox(value="0.001 0.01 0.03 0.1", label="tau values (strict to loose)")
+                tune_betas = gr.Textbox(value="3 10 30", label="beta values (upward)")
+                tune_tolerance = gr.Number(value=3.0, label="Allowed retain accuracy drop (points)")
+                tune = gr.Button("Tune", elem_id="forget-tune")
+            tune_table = gr.Dataframe(label="Runs (the chosen settings are applied at the end)", interactive=False)
         message = gr.Markdown("", elem_id="forget-message")
         curves = gr.Plot(label="Losses, KRD and probe accuracy", elem_id="forget-curves")
         table = gr.Dataframe(label="Last steps", interactive=False)
@@ -221,7 +268,9 @@ def build(locate_layers: gr.CheckboxGroup) -> dict:
     method.change(method_changed, [method], [method_help, steps, lr, beta, lam, tau, gamma])
     event = run.click(run_clicked, data_inputs + config_inputs, [curves, table, message, status],
                       concurrency_id="model")
+    tune_event = tune.click(tune_clicked, data_inputs + config_inputs + [tune_taus, tune_betas, tune_tolerance],
+                            [tune_table, message, status], concurrency_id="model")
     stop.click(lambda: (HOLDER.status_line(), "Stopped: the weights reached so far are kept; Reset restores the original."),
-               None, [status, message], cancels=[event])
+               None, [status, message], cancels=[event, tune_event])
     reset.click(reset_clicked, None, [status, message], concurrency_id="model")
     return {"status": status, "data_inputs": data_inputs, "config_inputs": config_inputs}
