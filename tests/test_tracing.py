@@ -1,6 +1,7 @@
 """Causal tracing: the fast path against the plain per-cell algorithm, invariants, validation."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -244,12 +245,21 @@ def one_thread():
 
 @pytest.mark.slow
 def test_fast_matches_reference_on_the_default_model(default_lm, one_thread):
+    # the reference costs one pass per cell (~0.2 s each on one core, bound by reading the weights):
+    # compare the three subject rows of each kind (270 passes); the tiny models cover whole grids
+    prompt, subject, rows = "Eiffel Tower is in", "Eiffel Tower", 3
     for kind in KINDS:
         config = TraceConfig(kind=kind, samples=3)
-        prompt = "The Eiffel Tower is in"
-        fast = trace(default_lm, prompt, "Eiffel Tower", " Paris", config, noise_subjects=["Eiffel Tower"])
-        slow = trace_reference(default_lm, prompt, "Eiffel Tower", " Paris", config, noise_subjects=["Eiffel Tower"])
-        assert_same(fast, slow)
+        fast = trace(default_lm, prompt, subject, " Paris", config, noise_subjects=[subject])
+        stream = iter_trace_reference(default_lm, prompt, subject, " Paris", config, noise_subjects=[subject])
+        slow = list(itertools.islice(stream, rows))[-1]
+        stream.close()
+        assert fast.subject_range == slow.subject_range == (0, rows)
+        assert fast.p_clean == pytest.approx(slow.p_clean, abs=1e-4)
+        assert fast.p_corrupt == pytest.approx(slow.p_corrupt, abs=1e-4)
+        assert np.abs(fast.scores[:rows] - slow.scores[:rows]).max() < 1e-4
+        assert np.allclose(fast.scores[:rows], slow.scores[:rows], rtol=1e-3, atol=1e-7)   # small p too
+        assert fast.p_clean - fast.p_corrupt > 0.05
 
 
 @pytest.mark.slow
