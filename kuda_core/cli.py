@@ -94,7 +94,7 @@ def load_stage(p: Pipeline) -> None:
 def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
     from kuda_core.plots import layer_effect_curve, trace_heatmap
     from kuda_core.run_config import TraceSection
-    from kuda_core.tracing import iter_average_trace
+    from kuda_core.average_trace import iter_average_trace
 
     section = p.cfg.trace or TraceSection()
     kinds = kinds or section.kinds

@@ -11,12 +11,10 @@ import torch
 from kuda_core.architectures import get_module
 from kuda_core.hooks import hook_count
 from kuda_core.tiny import tiny_model
+from kuda_core.average_trace import AVERAGE_ROWS, align_rows, average_trace
 from kuda_core.tracing import (
-    AVERAGE_ROWS,
     KINDS,
     TraceConfig,
-    align_rows,
-    average_trace,
     embedding_noise_scale,
     iter_trace,
     iter_trace_reference,

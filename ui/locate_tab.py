@@ -14,7 +14,8 @@ from kuda_core import locate
 from kuda_core.estimate import TraceTimeEstimator
 from kuda_core.plots import layer_effect_curve, trace_heatmap
 from kuda_core.probes import load_probes, topics
-from kuda_core.tracing import KINDS, MAX_SAMPLES, TraceConfig, iter_average_trace, iter_trace
+from kuda_core.average_trace import iter_average_trace
+from kuda_core.tracing import KINDS, MAX_SAMPLES, TraceConfig, iter_trace
 from ui.errors import user_errors
 from ui.session import HOLDER
 
