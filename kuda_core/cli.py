@@ -131,7 +131,7 @@ def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
 
 
 def locate_stage(p: Pipeline) -> None:
-    from kuda_core.locate import layer_scores, suggest_window
+    from kuda_core.locate import other_token_note, suggestions_by_token
     from kuda_core.plots import layer_effect_curve
     from kuda_core.run_config import LocateSection
 
@@ -145,10 +145,16 @@ def locate_stage(p: Pipeline) -> None:
         traced = p.average.results["mlp"]
         if not traced:
             raise ValueError("No forget fact could be traced (the model predicts none of them): give locate.layers")
-        scores = layer_scores([r.indirect_effect for r in traced], [r.subject_range for r in traced])
-        p.layers = suggest_window(scores, section.window, section.exclude_layer0).layers
-        p.figures["layer_scores"] = layer_effect_curve(scores, (p.layers[0], p.layers[-1] + 1))
-        print(f"layers (suggested from MLP AIE at the last subject token): {list(p.layers)}")
+        by_token = suggestions_by_token([r.indirect_effect for r in traced], [r.subject_range for r in traced],
+                                        section.window, section.exclude_layer0)
+        suggestion = by_token[section.token]
+        p.layers = suggestion.layers
+        p.figures["layer_scores"] = layer_effect_curve(suggestion.scores, (p.layers[0], p.layers[-1] + 1))
+        print(f"layers (suggested from MLP AIE at the {section.token} subject token, total "
+              f"{suggestion.total:.4f}): {list(p.layers)}")
+        note = other_token_note(by_token, section.token)
+        if note:
+            print(note)
     bad = [x for x in p.layers if x >= p.lm.n_layers]
     if bad:
         raise ValueError(f"Layers {bad} do not exist: the model has {p.lm.n_layers} layers")

@@ -3,6 +3,8 @@
     >>> scores = layer_scores([r.indirect_effect for r in traces], [r.subject_range for r in traces])
     >>> suggestion = suggest_window(scores, size=3)          # Suggestion(layers=(4, 5, 6), ...)
     >>> suggestion.layers, suggestion.total, suggestion.scores
+    >>> by_token = suggestions_by_token(effects, ranges)      # {"last": ..., "strongest": ...}
+    >>> other_token_note(by_token, "last")                    # a hint when the two disagree, else None
 
 The per-layer score is the MLP indirect effect at the last subject token (or, as an option, at the
 subject token with the strongest effect), averaged over prompts; the suggested window is the run of
@@ -64,3 +66,32 @@ def suggest_window(scores: Sequence[float], size: int = 3, exclude_layer0: bool 
     totals = np.array([scores[s:s + size].sum() for s in range(first, n_layers - size + 1)])
     start = first + int(np.argmax(totals))
     return Suggestion(tuple(range(start, start + size)), float(totals.max()), scores, size)
+
+
+def suggestions_by_token(effects: Sequence[np.ndarray], subject_ranges: Sequence[tuple[int, int]],
+                         size: int = 3, exclude_layer0: bool = True) -> dict[str, Suggestion]:
+    """{"last": Suggestion, "strongest": Suggestion}: both scorings of the same traces."""
+    return {token: suggest_window(layer_scores(effects, subject_ranges, token), size, exclude_layer0)
+            for token in TOKEN_CHOICES}
+
+
+def other_token_note(by_token: dict[str, Suggestion], chosen: str) -> str | None:
+    """One line naming the other scoring's window when it differs from the chosen one, else None.
+
+    On models that identify the entity before its last token (e.g. "E|iffel|Tower", where "iffel"
+    carries the effect) the last-token score is weak and the strongest-token window is the better
+    guess; the note says so with both totals.
+    """
+    if chosen not in by_token:
+        raise ValueError(f"chosen must be one of {sorted(by_token)}, got {chosen!r}")
+    mine = by_token[chosen]
+    other_token = next(t for t in by_token if t != chosen)
+    other = by_token[other_token]
+    if other.layers == mine.layers:
+        return None
+    where = "strongest subject token" if other_token == "strongest" else "last subject token"
+    note = (f"Scoring at the {where} would suggest layers {', '.join(map(str, other.layers))} "
+            f"(total {other.total:.3f} against {mine.total:.3f})")
+    if other_token == "strongest" and other.total > 2 * max(mine.total, 0.0):
+        note += "; the subject seems to be recognised before its last token, so that window may be the better choice"
+    return note + "."

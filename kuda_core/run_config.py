@@ -11,7 +11,7 @@ Schema (every section optional except where a command needs it; unknown keys are
   "online": false,                     # allow hub downloads (models, WMDP / MMLU / MUSE)
   "probes": {"path": null, "general_texts": null, "holdout_fraction": 0.25, "seed": 0},
   "trace": {"kinds": ["mlp"], "limit": 8, <tracing.TraceConfig fields except kind>},
-  "locate": {"layers": null, "window": 3, "exclude_layer0": true},   # layers given: no tracing
+  "locate": {"layers": null, "window": 3, "exclude_layer0": true, "token": "last"},  # layers given: no tracing
   "forget": {"topics": ["capitals"], <unlearn.UnlearnConfig fields except layers>},
   "evaluate": {"batch_size": 32, "max_new_tokens": 20, "top_k": 5, "answer_sets": null,
                "coherence": {<coherence.CoherenceConfig fields>}, "drift": true,
@@ -81,8 +81,11 @@ class LocateSection:
     layers: tuple[int, ...] | None = None   # explicit layers; None = the best traced window
     window: int = 3                         # consecutive layers in the suggested window
     exclude_layer0: bool = True             # never suggest layer 0 (METHOD.md step 2)
+    token: str = "last"                     # score at the "last" or the "strongest" subject token
 
     def __post_init__(self) -> None:
+        if self.token not in ("last", "strongest"):
+            raise ValueError(f"locate.token must be 'last' or 'strongest', got {self.token!r}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
             if not self.layers or min(self.layers) < 0:

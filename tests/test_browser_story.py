@@ -31,6 +31,8 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     page.locator("#locate-run").click()
     _wait_text(page, "#locate-suggestion", "Suggested layers")
     assert page.locator("#heat-mlp .js-plotly-plot").count() == 1
+    # on this model "iffel" carries the effect, not the last subject token: the tab says so
+    assert "strongest subject token would suggest" in page.locator("#locate-suggestion").inner_text()
     assert "p clean" in page.locator("#locate-status").inner_text()
     screenshot(page, "story_1_locate")
 

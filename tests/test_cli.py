@@ -49,6 +49,7 @@ def test_config_round_trip(tmp_path):
     ({"trace": {"kinds": ["embedding"]}}, "trace.kinds"),
     ({"trace": {"samples": 0}}, "samples"),
     ({"locate": {"window": 0}}, "window"),
+    ({"locate": {"token": "first"}}, "locate.token"),
     ({"evaluate": {"coherence": {"max_ppl": 3}}}, "max_ppl"),
     ({"evaluate": {"mc": [{"limit": 3}]}}, "source"),
     ({"evaluate": {"muse": {"source": "news", "rouge": "bleu"}}}, "rouge"),
@@ -96,6 +97,17 @@ def test_locate_traces_and_suggests_a_window(tiny_setup, capsys):
     trace = json.loads((out / "trace.json").read_text())
     assert trace["kinds"] == ["mlp"] and any(v is not None for row in trace["effects"]["mlp"] for v in row)
     assert "suggested" in capsys.readouterr().out
+
+
+def test_locate_can_score_at_the_strongest_subject_token(tiny_setup, capsys):
+    config = write_config(tiny_setup, trace={"kinds": ["mlp"], "limit": 2, "samples": 2, "window": 2},
+                          locate={"token": "strongest"}, forget={"topics": ["capitals"]})
+    out = tiny_setup / "out-locate-strongest"
+    assert main(["locate", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    assert "at the strongest subject token" in capsys.readouterr().out
+    layers = json.loads((out / "locate.json").read_text())["layers"]
+    trace = json.loads((out / "trace.json").read_text())
+    assert trace["kinds"] == ["mlp"] and len(layers) == 3
 
 
 def test_export_runs_every_stage(tiny_setup):

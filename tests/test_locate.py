@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kuda_core.locate import layer_scores, suggest_window
+from kuda_core.locate import layer_scores, other_token_note, suggest_window, suggestions_by_token
 
 
 def test_layer_scores_last_and_strongest_subject_token():
@@ -43,3 +43,43 @@ def test_suggest_window_picks_largest_total_and_skips_layer0():
         suggest_window(scores, 7)
     with pytest.raises(ValueError, match="positive integer"):
         suggest_window(scores, 0)
+
+
+def test_other_token_note_names_the_strongest_window_when_last_token_is_weak():
+    # token 1 (middle of the subject) carries the effect at layers 1-2; the last subject token (2)
+    # only a little at layer 4, as for "E|iffel|Tower" on the default model
+    grid = np.zeros((4, 6))
+    grid[1, 1:3] = [0.4, 0.3]
+    grid[2, 4] = 0.05
+    by_token = suggestions_by_token([grid], [(1, 3)], size=2)
+    assert by_token["last"].layers in {(3, 4), (4, 5)}
+    assert by_token["strongest"].layers == (1, 2)
+    note = other_token_note(by_token, "last")
+    assert "layers 1, 2" in note and "0.700" in note and "better choice" in note
+    back = other_token_note(by_token, "strongest")
+    assert "last subject token" in back and "better choice" not in back
+    with pytest.raises(ValueError, match="chosen"):
+        other_token_note(by_token, "first")
+
+
+def test_other_token_note_is_none_when_both_scorings_agree():
+    grid = np.zeros((3, 5))
+    grid[1, 2:4] = [0.5, 0.5]  # single-token subject: both scorings read row 1
+    by_token = suggestions_by_token([grid], [(1, 2)], size=2)
+    assert by_token["last"].layers == by_token["strongest"].layers == (2, 3)
+    assert other_token_note(by_token, "last") is None
+
+
+def test_locate_tab_text_shows_the_suggestion_and_the_other_scoring():
+    from ui.locate_tab import _layer_outputs
+
+    grid = np.zeros((4, 6))
+    grid[1, 1:3] = [0.4, 0.3]
+    grid[2, 4] = 0.05
+    curve, text, selector = _layer_outputs([grid], [(1, 3)], 6, "last", 2, True)
+    assert "Suggested layers: 3, 4" in text and "last subject token" in text
+    assert "strongest subject token would suggest layers 1, 2" in text
+    assert selector["value"] == [3, 4] and selector["choices"] == list(range(6))
+    assert len(curve.data) >= 1
+    _, text, selector = _layer_outputs([grid], [(1, 3)], 6, "strongest", 2, True)
+    assert "Suggested layers: 1, 2" in text and selector["value"] == [1, 2]

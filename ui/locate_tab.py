@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from kuda_core import locate
@@ -73,12 +72,19 @@ def _heatmaps(results: dict) -> list:
     return figures
 
 
-def _layer_outputs(scores: np.ndarray, suggestion, n_layers: int, token: str):
+def _layer_outputs(effects: list, ranges: list, n_layers: int, token: str, size: int, exclude_layer0: bool):
+    """Curve, suggestion text (with a hint when the other token scoring disagrees) and selector."""
+    by_token = locate.suggestions_by_token(effects, ranges, size=int(size), exclude_layer0=bool(exclude_layer0))
+    suggestion = by_token[token]
     where = "last subject token" if token == "last" else "strongest subject token"
-    curve = layer_effect_curve(scores, window=(suggestion.layers[0], suggestion.layers[-1] + 1),
+    curve = layer_effect_curve(suggestion.scores, window=(suggestion.layers[0], suggestion.layers[-1] + 1),
                                label=f"MLP indirect effect ({where})")
     text = (f"**Suggested layers: {', '.join(map(str, suggestion.layers))}** "
-            f"(the {len(suggestion.layers)} consecutive layers with the largest MLP effect at the {where})")
+            f"(the {len(suggestion.layers)} consecutive layers with the largest MLP effect at the {where}; "
+            f"total {suggestion.total:.3f})")
+    note = locate.other_token_note(by_token, token)
+    if note:
+        text += f"  \n{note}"
     return curve, text, gr.update(choices=list(range(n_layers)), value=list(suggestion.layers))
 
 
@@ -153,9 +159,7 @@ def _finish(results: dict, lm, token: str, size: int, exclude_layer0: bool):
     if mlp is None:
         return (None, "Trace the **mlp** kind to get a layer suggestion.",
                 gr.update(choices=list(range(lm.n_layers))))
-    scores = locate.layer_scores([mlp.indirect_effect], [mlp.subject_range], token=token)
-    suggestion = locate.suggest_window(scores, size=int(size), exclude_layer0=bool(exclude_layer0))
-    return _layer_outputs(scores, suggestion, lm.n_layers, token)
+    return _layer_outputs([mlp.indirect_effect], [mlp.subject_range], lm.n_layers, token, size, exclude_layer0)
 
 
 @user_errors
@@ -173,9 +177,8 @@ def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, to
     traced = average.results["mlp"]
     if not traced:
         raise ValueError(f"The model predicts none of the {len(facts)} facts of {topic!r}")
-    scores = locate.layer_scores([r.indirect_effect for r in traced], [r.subject_range for r in traced], token=token)
-    suggestion = locate.suggest_window(scores, size=int(size), exclude_layer0=bool(exclude_layer0))
-    curve, text, selector = _layer_outputs(scores, suggestion, lm.n_layers, token)
+    curve, text, selector = _layer_outputs([r.indirect_effect for r in traced], [r.subject_range for r in traced],
+                                           lm.n_layers, token, size, exclude_layer0)
     figure = trace_heatmap(average.effects["mlp"], list(average.row_labels), None, "mlp",
                            title=f"Average indirect effect of the MLP over {len(traced)} facts of {topic}")
     return figure, curve, f"{text}  \n{record.message}", selector
