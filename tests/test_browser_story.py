@@ -33,6 +33,8 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     assert page.locator("#heat-mlp .js-plotly-plot").count() == 1
     # on this model "iffel" carries the effect, not the last subject token: the tab says so
     assert "strongest subject token would suggest" in page.locator("#locate-suggestion").inner_text()
+    page.locator("#heat-mlp .js-plotly-plot").hover()  # plotly's modebar: the figure as a PNG
+    assert page.locator("#heat-mlp .modebar-btn[data-title='Download plot as a PNG']").count() == 1
     assert "p clean" in page.locator("#locate-status").inner_text()
     screenshot(page, "story_1_locate")
 

@@ -226,7 +226,7 @@ def build() -> dict:
                 suggestion = gr.Markdown("", elem_id="locate-suggestion")
                 layers = gr.CheckboxGroup(choices=list(range(HOLDER.lm.n_layers if HOLDER.lm else 0)), value=[],
                                           label="Layers to edit (carried over to Forget)", elem_id="locate-layers")
-                files = gr.File(label="Downloads (CSV grids, HTML figures)", file_count="multiple")
+                files = gr.File(label="Downloads (CSV grids, HTML figures; PNG: the camera button above each figure)", file_count="multiple")
         with gr.Accordion("Average over a topic (ROME's average indirect effect)", open=False):
             with gr.Row():
                 topic = gr.Dropdown(sorted(topics(probes)), value="landmarks" if "landmarks" in topics(probes) else None,
