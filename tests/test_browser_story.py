@@ -35,6 +35,12 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     assert "strongest subject token would suggest" in page.locator("#locate-suggestion").inner_text()
     page.locator("#heat-mlp .js-plotly-plot").hover()  # plotly's modebar: the figure as a PNG
     assert page.locator("#heat-mlp .modebar-btn[data-title='Download plot as a PNG']").count() == 1
+    # switching the scoring re-suggests from the same trace, without tracing again
+    status_before = page.locator("#locate-status").inner_text()
+    page.locator("#locate-token label", has_text="strongest subject token").click()
+    _wait_text(page, "#locate-suggestion", "largest MLP effect at the strongest subject token", timeout=30_000)
+    assert page.locator("#locate-status").inner_text() == status_before
+    assert page.locator("#locate-layers input[type=checkbox]:checked").count() == 3
     assert "p clean" in page.locator("#locate-status").inner_text()
     screenshot(page, "story_1_locate")
 

@@ -119,7 +119,7 @@ def trace_clicked(prompt, subject, answer, kinds, samples, noise, window, exclud
         raise ValueError("Choose at least one kind: hidden, mlp or attn")
     base = _config(samples, noise, window, exclude_layer0)
     key = (HOLDER.version, prompt, subject, answer, tuple(kinds), base)
-    no_change = (gr.update(), gr.update(), gr.update())
+    no_change = (gr.update(), gr.update(), gr.update(), gr.update())
     if key in TRACE_CACHE:
         results = TRACE_CACHE[key]
         yield (*_heatmaps(results), "Same inputs as before: shown from the cache.", *_finish(results, lm, token, size, exclude_layer0),
@@ -154,12 +154,23 @@ def _status(result, elapsed: float, estimated: float, final: bool = False) -> st
 
 
 def _finish(results: dict, lm, token: str, size: int, exclude_layer0: bool):
-    """Layer curve, suggestion text and selector from the MLP trace (or nothing without one)."""
+    """Layer curve, suggestion text, selector and the scored grids from the MLP trace (or nothing without one)."""
     mlp = results.get("mlp")
     if mlp is None:
         return (None, "Trace the **mlp** kind to get a layer suggestion.",
-                gr.update(choices=list(range(lm.n_layers))))
-    return _layer_outputs([mlp.indirect_effect], [mlp.subject_range], lm.n_layers, token, size, exclude_layer0)
+                gr.update(choices=list(range(lm.n_layers))), None)
+    scored = {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": ""}
+    return (*_layer_outputs(scored["effects"], scored["ranges"], lm.n_layers, token, size, exclude_layer0), scored)
+
+
+@user_errors
+def rescore(scored, token, size, exclude_layer0):
+    """Suggestion again from the last MLP trace (or topic average) for another token scoring or window."""
+    if not scored:
+        return gr.update(), gr.update(), gr.update()
+    n_layers = scored["effects"][0].shape[1]
+    curve, text, selector = _layer_outputs(scored["effects"], scored["ranges"], n_layers, token, size, exclude_layer0)
+    return curve, text + scored["note"], selector
 
 
 @user_errors
@@ -177,11 +188,12 @@ def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, to
     traced = average.results["mlp"]
     if not traced:
         raise ValueError(f"The model predicts none of the {len(facts)} facts of {topic!r}")
-    curve, text, selector = _layer_outputs([r.indirect_effect for r in traced], [r.subject_range for r in traced],
-                                           lm.n_layers, token, size, exclude_layer0)
+    scored = {"effects": [r.indirect_effect for r in traced], "ranges": [r.subject_range for r in traced],
+              "note": f"  \n{record.message}"}
+    curve, text, selector = _layer_outputs(scored["effects"], scored["ranges"], lm.n_layers, token, size, exclude_layer0)
     figure = trace_heatmap(average.effects["mlp"], list(average.row_labels), None, "mlp",
                            title=f"Average indirect effect of the MLP over {len(traced)} facts of {topic}")
-    return figure, curve, f"{text}  \n{record.message}", selector
+    return figure, curve, text + scored["note"], selector, scored
 
 
 def build() -> dict:
@@ -209,7 +221,7 @@ def build() -> dict:
         with gr.Row():
             token = gr.Radio([("last subject token", "last"), ("strongest subject token", "strongest")],
                              value="last", label="Score layers at the",
-                             info="some models identify the entity before its last token")
+                             info="some models identify the entity before its last token", elem_id="locate-token")
             size = gr.Slider(1, 10, value=3, step=1, label="Suggested window (layers)")
         estimate = gr.Markdown("", elem_id="locate-estimate")
         with gr.Row():
@@ -234,6 +246,7 @@ def build() -> dict:
                 max_facts = gr.Slider(1, 40, value=8, step=1, label="Facts")
                 run_average = gr.Button("Trace the topic (MLP)")
             average_heat = gr.Plot(label="Average MLP effect")
+        scored = gr.State(None)  # the grids behind the current suggestion: rescored when token / window change
     fact.change(lambda label: (lambda f: (f.prompt, f.subject, f.answer))(fact_from_label(label)),
                 [fact], [prompt, subject, answer])
     for trigger in (prompt.change, subject.change, kinds.change, samples.release):
@@ -241,9 +254,11 @@ def build() -> dict:
                 concurrency_id="model")
     trace_event = run.click(
         trace_clicked, [prompt, subject, answer, kinds, samples, noise, window, exclude0, token, size],
-        [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, files], concurrency_id="model")
+        [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files], concurrency_id="model")
     average_event = run_average.click(
         average_clicked, [topic, max_facts, samples, noise, window, exclude0, token, size],
-        [average_heat, curve, suggestion, layers], concurrency_id="model")
+        [average_heat, curve, suggestion, layers, scored], concurrency_id="model")
+    for trigger in (token.change, size.release):
+        trigger(rescore, [scored, token, size, exclude0], [curve, suggestion, layers], show_progress="hidden")
     stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event])
     return {"layers": layers, "estimate": estimate, "estimate_inputs": [prompt, subject, kinds, samples]}
