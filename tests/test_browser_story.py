@@ -69,6 +69,9 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     assert "forget facts: 1 of 1 changed" in summary, summary
     table = page.locator("#compare-table").inner_text()
     assert "Eiffel Tower" in table and "Paris" in table
+    # original and unlearned answers side by side, without scrolling the table sideways
+    header = page.locator("#compare-table").get_by_text("unlearned", exact=True).first.bounding_box()
+    assert header is not None and header["x"] + header["width"] <= page.viewport_size["width"], header
     screenshot(page, "story_3_compare")
 
     # Evaluate: the table fills

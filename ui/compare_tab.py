@@ -17,6 +17,10 @@ from ui.session import HOLDER
 
 PROMPT_SETS = ("forget facts", "forget paraphrases", "retain neighbours (held out)", "free text")
 
+# set, prompt, answer, original, unlearned fit a laptop screen side by side; the numbers scroll
+ANSWER_COLUMN_WIDTHS = ["110px", "210px", "80px", "230px", "230px", "70px", "70px", "60px", "60px", "220px",
+                        "75px", "75px", "90px"]
+
 
 def _run():
     if HOLDER.last_run is None or HOLDER.snapshot is None:
@@ -49,7 +53,8 @@ def _styled(frame: pd.DataFrame):
     def colour(row):
         shade = "background-color: #fde2e1" if row["changed"] else ""
         return [shade] * len(row)
-    return frame.style.apply(colour, axis=1)
+    return frame.style.apply(colour, axis=1).format(
+        {"p before": "{:.4f}", "p after": "{:.4f}", "ppl (original model)": "{:.1f}"})
 
 
 @user_errors
@@ -162,7 +167,7 @@ def build() -> None:
         run = gr.Button("Compare answers", variant="primary", elem_id="compare-run")
         summary = gr.Markdown("", elem_id="compare-summary")
         answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False,
-                               wrap=True, elem_id="compare-table")
+                               wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
         with gr.Accordion("Representation drift", open=False):
             with gr.Row():
                 pca_layer = gr.Number(value=None, label="PCA layer (empty = middle edited layer)", precision=0)
