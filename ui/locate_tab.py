@@ -159,14 +159,17 @@ def _finish(results: dict, lm, token: str, size: int, exclude_layer0: bool):
     if mlp is None:
         return (None, "Trace the **mlp** kind to get a layer suggestion.",
                 gr.update(choices=list(range(lm.n_layers))), None)
-    scored = {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": ""}
+    scored = {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": "", "version": HOLDER.version}
     return (*_layer_outputs(scored["effects"], scored["ranges"], lm.n_layers, token, size, exclude_layer0), scored)
 
 
 @user_errors
 def rescore(scored, token, size, exclude_layer0):
-    """Suggestion again from the last MLP trace (or topic average) for another token scoring or window."""
-    if not scored:
+    """Suggestion again from the last MLP trace (or topic average) for another token scoring or window.
+
+    Nothing changes before a trace, or when the model was replaced or edited since (trace again).
+    """
+    if not scored or scored.get("version") != HOLDER.version:
         return gr.update(), gr.update(), gr.update()
     n_layers = scored["effects"][0].shape[1]
     curve, text, selector = _layer_outputs(scored["effects"], scored["ranges"], n_layers, token, size, exclude_layer0)
@@ -189,7 +192,7 @@ def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, to
     if not traced:
         raise ValueError(f"The model predicts none of the {len(facts)} facts of {topic!r}")
     scored = {"effects": [r.indirect_effect for r in traced], "ranges": [r.subject_range for r in traced],
-              "note": f"  \n{record.message}"}
+              "note": f"  \n{record.message}", "version": HOLDER.version}
     curve, text, selector = _layer_outputs(scored["effects"], scored["ranges"], lm.n_layers, token, size, exclude_layer0)
     figure = trace_heatmap(average.effects["mlp"], list(average.row_labels), None, "mlp",
                            title=f"Average indirect effect of the MLP over {len(traced)} facts of {topic}")
