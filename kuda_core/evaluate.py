@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -190,6 +191,14 @@ def _probe_metrics(stats: ProbeStats) -> dict[str, float]:
     return {"top-1 accuracy": stats.accuracy, "mean p(answer)": stats.mean_p, "median rank": stats.median_rank}
 
 
+def _probe_measure(lm: LoadedModel, prompts, answers, batch: int) -> dict[str, float]:
+    return _probe_metrics(probe_stats(lm, prompts, answers, batch))
+
+
+def _perplexity_measure(lm: LoadedModel, texts, batch: int) -> dict[str, float]:
+    return {"perplexity": perplexity(lm, texts, batch)}
+
+
 def iter_evaluate(
     lm: LoadedModel,
     snapshot: WeightSnapshot | None,
@@ -218,26 +227,21 @@ def iter_evaluate(
         done += 1
         return EvalProgress(min(done / max(total, 1), 0.999), message)
 
-    for name, (prompts, answers) in probe_sets.items():
+    # (table set, progress label, measure(lm) -> {metric: value}), each run on the original and the current weights
+    measures: list[tuple[str, str, Benchmark]] = [
+        *((name, f"{name}: probe accuracy", partial(_probe_measure, prompts=prompts, answers=answers,
+                                                     batch=config.batch_size))
+          for name, (prompts, answers) in probe_sets.items()),
+        *((name, f"{name}: perplexity", partial(_perplexity_measure, texts=texts, batch=config.batch_size))
+          for name, texts in text_sets.items()),
+        *((name, name, run) for name, run in benchmarks.items()),
+    ]
+    for name, label, measure in measures:
         with original_weights(lm, snapshot):
-            before = probe_stats(lm, prompts, answers, config.batch_size)
-        yield tick(f"{name}: probe accuracy (original)")
-        after = probe_stats(lm, prompts, answers, config.batch_size)
-        yield tick(f"{name}: probe accuracy (unlearned)")
-        rows += _rows(name, _probe_metrics(before), _probe_metrics(after))
-    for name, texts in text_sets.items():
-        with original_weights(lm, snapshot):
-            before = perplexity(lm, texts, config.batch_size)
-        yield tick(f"{name}: perplexity (original)")
-        after = perplexity(lm, texts, config.batch_size)
-        yield tick(f"{name}: perplexity (unlearned)")
-        rows += _rows(name, {"perplexity": before}, {"perplexity": after})
-    for name, run in benchmarks.items():
-        with original_weights(lm, snapshot):
-            before = dict(run(lm))
-        yield tick(f"{name} (original)")
-        after = dict(run(lm))
-        yield tick(f"{name} (unlearned)")
+            before = dict(measure(lm))
+        yield tick(f"{label} (original)")
+        after = dict(measure(lm))
+        yield tick(f"{label} (unlearned)")
         rows += _rows(name, before, after)
     answers_by_set: dict[str, list[AnswerComparison]] = {}
     for name in answer_sets:

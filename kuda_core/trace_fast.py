@@ -26,7 +26,14 @@ import torch
 from kuda_core.architectures import get_module
 from kuda_core.hooks import Hooks, first_tensor
 from kuda_core.models import LoadedModel
-from kuda_core.trace_setup import Prepared, TraceConfig, noise_edit, restore_layers, sublayer_template
+from kuda_core.trace_setup import (
+    Prepared,
+    TraceConfig,
+    answer_probability,
+    noise_edit,
+    restore_layers,
+    sublayer_template,
+)
 
 # Pre-norm blocks: out = mid + mlp(norm2(mid)), mid = x + attn(norm1(x)). Attribute names inside one
 # block (spec.block), per family; Runner checks the decomposition against the block itself.
@@ -159,8 +166,7 @@ class Runner:
 
     def answer_prob(self, last: torch.Tensor, answer_id: int) -> torch.Tensor:
         """(B, d) final residual states -> (B,) p(answer) = exp(z_answer - logsumexp(z)), in float32."""
-        logits = self.lm_head(self.final_norm(last)).float()  # (B, V)
-        return torch.exp(logits[:, answer_id] - torch.logsumexp(logits, dim=-1))
+        return answer_probability(self.lm_head(self.final_norm(last)), answer_id)  # logits (B, V)
 
 
 def _block0_input(lm: LoadedModel, ids: torch.Tensor, noise_edit) -> torch.Tensor:

@@ -267,5 +267,6 @@ def sublayer_template(lm: LoadedModel, kind: str) -> str:
 
 
 def answer_probability(logits: torch.Tensor, answer_id: int) -> torch.Tensor:
-    """(B, V) logits -> (B,) p(answer), softmax in float32."""
-    return torch.softmax(logits.float(), dim=-1)[:, answer_id]
+    """(B, V) logits -> (B,) p(answer) = exp(z_answer - logsumexp(z)), in float32."""
+    logits = logits.float()
+    return torch.exp(logits[:, answer_id] - torch.logsumexp(logits, dim=-1))

@@ -12,23 +12,31 @@ from kuda_core.tiny import tiny_model
 FACTS = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris\nThe capital of Japan is | Japan | Tokyo"
 
 
+TYPED_FACTS_FORM = ["typed rows", [], [], FACTS, None, "", "built-in probes", "", None, "", "train", 0.25]
+
+
 def _no_progress(*args, **kwargs):
     return None
+
+
+def _session_on_tiny(family: str, folder):
+    """Save a tiny model to `folder` and load it into the app's session as a user would; returns it."""
+    from ui.session import HOLDER
+
+    lm = tiny_model(family)
+    lm.model.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    HOLDER.load(str(folder), device="cpu")
+    return lm
 
 
 def test_cli_reproduces_the_ui_run(tmp_path):
     from ui import export_tab, forget_tab
     from ui.session import HOLDER
 
-    lm = tiny_model("llama")
-    folder = tmp_path / "tiny"
-    lm.model.save_pretrained(folder)
-    lm.tokenizer.save_pretrained(folder)
-    HOLDER.load(str(folder), device="cpu")
-
-    data = ["typed rows", [], [], FACTS, None, "", "built-in probes", "", None, "", "train", 0.25]
+    lm = _session_on_tiny("llama", tmp_path / "tiny")
     settings = ["kuda", [1, 2], 4, 1e-2, 10.0, 1.0, 0.01, "relative", 0.0, "softplus", 1.0, False, 0.0, 2]
-    for _ in forget_tab.run_clicked(*data, *settings, progress=_no_progress):
+    for _ in forget_tab.run_clicked(*TYPED_FACTS_FORM, *settings, progress=_no_progress):
         pass
     assert HOLDER.is_edited()
     edited = {n: p.detach().clone() for n, p in HOLDER.lm.model.named_parameters()}
@@ -55,14 +63,9 @@ def test_tuning_from_the_forget_tab_applies_the_chosen_settings(tmp_path):
     from ui import forget_tab
     from ui.session import HOLDER
 
-    lm = tiny_model("gpt2")
-    folder = tmp_path / "tiny-gpt2"
-    lm.model.save_pretrained(folder)
-    lm.tokenizer.save_pretrained(folder)
-    HOLDER.load(str(folder), device="cpu")
-    data = ["typed rows", [], [], FACTS, None, "", "built-in probes", "", None, "", "train", 0.25]
+    _session_on_tiny("gpt2", tmp_path / "tiny-gpt2")
     settings = ["kuda", [1, 2], 2, 1e-2, 10.0, 1.0, 0.01, "relative", 0.0, "softplus", 1.0, False, 0.0, 0]
-    outputs = list(forget_tab.tune_clicked(*data, *settings, "0.001 0.1", "3, 10", 3.0, progress=_no_progress))
+    outputs = list(forget_tab.tune_clicked(*TYPED_FACTS_FORM, *settings, "0.001 0.1", "3, 10", 3.0, progress=_no_progress))
     table, message, status = outputs[-1]
     assert len(table) >= 3 and set(table["stage"]) == {1, 2} and "Applied: tau" in message and "EDITED" in status
     chosen = HOLDER.last_run["config"]
