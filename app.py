@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.online:
         os.environ["KUDA_ONLINE"] = "1"
-    from kuda_core.network import apply_network_defaults  # before gradio / transformers
+    from kuda_core.model.network import apply_network_defaults  # before gradio / transformers
 
     apply_network_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kuda_core.models import load_model  # noqa: E402
-from kuda_core.probes import Fact, check_facts, load_probes, resolve_path, topics  # noqa: E402
+from kuda_core.model.loading import load_model  # noqa: E402
+from kuda_core.data.probes import Fact, check_facts, load_probes, resolve_path, topics  # noqa: E402
 
 
 def report(lm, facts: list[Fact], show_failures: bool = False) -> tuple[int, int, int, int]:

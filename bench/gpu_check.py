@@ -29,13 +29,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
-from kuda_core.architectures import spec_for  # noqa: E402
-from kuda_core.models import LoadedModel  # noqa: E402
-from kuda_core.probes import Fact  # noqa: E402
-from kuda_core.snapshot import WeightSnapshot  # noqa: E402
-from kuda_core.tiny import tiny_model, tiny_tokenizer  # noqa: E402
-from kuda_core.tracing import KINDS, TraceConfig, iter_trace, trace, trace_reference  # noqa: E402
-from kuda_core.unlearn import UnlearnConfig, reset, run_unlearn  # noqa: E402
+from kuda_core.model.architectures import spec_for  # noqa: E402
+from kuda_core.model.loading import LoadedModel  # noqa: E402
+from kuda_core.data.facts import Fact  # noqa: E402
+from kuda_core.model.snapshot import WeightSnapshot  # noqa: E402
+from kuda_core.model.tiny import tiny_model, tiny_tokenizer  # noqa: E402
+from kuda_core.locate.tracing import KINDS, TraceConfig, iter_trace, trace, trace_reference  # noqa: E402
+from kuda_core.forget.config import UnlearnConfig  # noqa: E402
+from kuda_core.forget.loop import reset, unlearn as run_unlearn  # noqa: E402
 
 PROMPT, SUBJECT = "The Eiffel Tower is located in the city of", "Eiffel Tower"
 FORGET = [Fact("Microsoft was founded by", "Microsoft", " Bill"),

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from kuda_core.models import load_model  # noqa: E402
+from kuda_core.model.loading import load_model  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from kuda_core.tracing import KINDS, TraceConfig, trace, trace_reference  # noqa: E402
+from kuda_core.locate.tracing import KINDS, TraceConfig, trace, trace_reference  # noqa: E402
 
 PROMPT, SUBJECT, ANSWER = "The Eiffel Tower is located in the city of", "Eiffel Tower", " Paris"
 

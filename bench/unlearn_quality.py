@@ -8,7 +8,7 @@ forgotten; the known facts of other topics are split into retain facts used by t
 held-out ones used only here; general texts likewise (perplexity on the held-out ones). Every
 method gets the same data, layers and step budget. Coherence: the greedy 20-token answer to each
 forget prompt is scored by the ORIGINAL model (snapshot swapped in); coherent = perplexity
-(first answer token left out) <= 50 and word-bigram repetition <= 0.3 (kuda_core.coherence).
+(first answer token left out) <= 50 and word-bigram repetition <= 0.3 (kuda_core.inspect.coherence).
 Writes the table to bench/results/unlearn_quality.md.
 """
 from __future__ import annotations
@@ -25,14 +25,16 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from kuda_core.baselines import baseline_config  # noqa: E402
-from kuda_core.coherence import CoherenceConfig, check_coherence  # noqa: E402
-from kuda_core.generate import greedy_continuation  # noqa: E402
-from kuda_core.logprobs import perplexity_of  # noqa: E402
-from kuda_core.models import load_model  # noqa: E402
-from kuda_core.probes import check_facts, holdout_split, load_general_texts, load_probes, split_by_topic  # noqa: E402
-from kuda_core.snapshot import WeightSnapshot, state_dict_hash  # noqa: E402
-from kuda_core.unlearn import iter_unlearn, reset  # noqa: E402
+from kuda_core.forget.config import UnlearnConfig  # noqa: E402
+from kuda_core.inspect.coherence import CoherenceConfig, check_coherence  # noqa: E402
+from kuda_core.model.generation import greedy_continuation  # noqa: E402
+from kuda_core.model.logprobs import perplexity_of  # noqa: E402
+from kuda_core.model.loading import load_model  # noqa: E402
+from kuda_core.data.checks import check_facts  # noqa: E402
+from kuda_core.data.probes import load_general_texts, load_probes, split_by_topic  # noqa: E402
+from kuda_core.data.splits import holdout_split  # noqa: E402
+from kuda_core.model.snapshot import WeightSnapshot, state_dict_hash  # noqa: E402
+from kuda_core.forget.loop import iter_unlearn, reset  # noqa: E402
 
 METHODS = ["kuda", "ga", "gd", "npo", "simnpo", "rmu"]
 TARGETS = "KUDA targets: forget <= 10% (prompts), <= 20% (paraphrases); retain >= 90% of original; perplexity +<= 10%; coherent >= 80%; <= 120 s"
@@ -135,7 +137,7 @@ def main() -> None:
     data = prepare_data(lm, args.topic, args.holdout, args.seed)
     original_hash = state_dict_hash(lm.model)
     base = measure(lm, data, None, coherence)
-    steps = args.steps or baseline_config("kuda").steps
+    steps = args.steps or UnlearnConfig.create("kuda").steps
     header = ("| method | forget acc (prompts) | forget acc (paraphrases) | retain acc held-out (of original) | "
               "retain acc used | perplexity held-out (change) | coherent forget answers | median answer ppl | "
               "repetition | steps | wall s | peak MB |\n|" + "---|" * 12)
@@ -144,7 +146,7 @@ def main() -> None:
     configs, results = {}, {}
     print(header + "\n" + rows[0], flush=True)
     for method in args.methods.split(","):
-        config = baseline_config(method, steps=steps, eval_every=0, stop_at=None)   # same fixed budget
+        config = UnlearnConfig.create(method, steps=steps, eval_every=0, stop_at=None)   # same fixed budget
         configs[method] = config
         snapshot = WeightSnapshot()
         started = time.perf_counter()

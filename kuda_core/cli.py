@@ -1,15 +1,14 @@
 """Headless runs from the configuration file the UI saves (schema in run_config.py).
 
-    python -m kuda_core trace    --config run.json [--out DIR]   # average causal trace of the forget facts
-    python -m kuda_core locate   --config run.json               # + the suggested layer window
-    python -m kuda_core unlearn  --config run.json               # + unlearning (step records)
-    python -m kuda_core evaluate --config run.json               # + original vs unlearned table
-    python -m kuda_core export   --config run.json               # + the run bundle (export.path)
-    python -m kuda_core run      --config run.json               # every stage the file configures
-
-Each command runs the stages it needs before it (locate skips tracing when locate.layers is
-given). Progress goes to stderr as tqdm bars, results to stdout, files to --out when given.
-Exit status: 0 done, 2 bad configuration or input, 1 anything else.
+    kuda trace    --config run.json [--out DIR]   # average causal trace of the forget facts
+    kuda locate   --config run.json               # + the suggested layer window
+    kuda unlearn  --config run.json               # + unlearning (step records)
+    kuda evaluate --config run.json               # + original vs unlearned table
+    kuda export   --config run.json               # + the run bundle (export.path)
+    kuda run      --config run.json               # every stage the file configures
+(`python -m kuda_core ...` is the same.) Each command runs the stages it needs before it (locate
+skips tracing when locate.layers is given). Progress goes to stderr as tqdm bars, results to
+stdout, files to --out when given. Exit status: 0 done, 2 bad configuration or input, 1 anything else.
 """
 from __future__ import annotations
 
@@ -20,12 +19,27 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from tqdm import tqdm
 
-from kuda_core import network
-from kuda_core.run_config import EvaluateSection, RunConfig
+from kuda_core.data.probes import load_general_texts, load_probes
+from kuda_core.inspect.benchmarks import make_benchmarks
+from kuda_core.inspect.evaluate import iter_evaluate
+from kuda_core.locate.average import iter_average_trace
+from kuda_core.locate.suggest import other_token_note, suggestions_by_token
+from kuda_core.model import network
+from kuda_core.model.loading import load_model
+from kuda_core.model.snapshot import WeightSnapshot
+from kuda_core.report import plots
+from kuda_core.report.bundle import export_bundle, jsonable
+from kuda_core.run_config import EvaluateSection, LocateSection, RunConfig, TraceSection
+from kuda_core.workflows.data import DataChoice, build_split
+from kuda_core.workflows.runs import RunRecord, iter_run
+from kuda_core.workflows.summaries import answers_table, drift_summary
 
 COMMANDS = ("trace", "locate", "unlearn", "evaluate", "export", "run")
 CURVE_KEYS = ("loss", "krd", "retain_drift", "forget_acc", "retain_acc")
+ANSWER_SETS = ("forget", "forget paraphrases", "retain (held out)")
 
 
 @dataclass
@@ -36,23 +50,20 @@ class Pipeline:
     out: Path | None = None
     quiet: bool = False
     lm: object = None
-    data: object = None                          # forget_sets.DataSplit
-    average: object = None                       # tracing.AverageTrace
+    choice: DataChoice | None = None
+    data: object = None                          # data.splits.DataSplit
+    average: object = None                       # locate.average.AverageTrace
     layers: tuple[int, ...] | None = None
-    snapshot: object = None                      # snapshot.WeightSnapshot once unlearning ran
-    records: list[dict] = field(default_factory=list)
-    evaluation: object = None                    # evaluate.EvalResult
+    snapshot: WeightSnapshot | None = None       # set once unlearning ran
+    run: RunRecord | None = None
+    evaluation: object = None                    # inspect.evaluate.EvalResult
     tables: dict = field(default_factory=dict)   # name -> DataFrame for the bundle
     figures: dict = field(default_factory=dict)  # name -> plotly Figure
 
     def bar(self, total: int | None, desc: str):
-        from tqdm import tqdm
-
         return tqdm(total=total, desc=desc, disable=self.quiet, file=sys.stderr, leave=True)
 
     def write(self, name: str, payload) -> None:
-        from kuda_core.bundle import jsonable
-
         if self.out is None:
             return
         self.out.mkdir(parents=True, exist_ok=True)
@@ -64,38 +75,33 @@ class Pipeline:
         print(f"wrote {path}")
 
 
+def choice_of(cfg: RunConfig) -> DataChoice:
+    """The data choice of a configuration (every probe fact when nothing is to be forgotten)."""
+    fraction, seed = cfg.probes.holdout_fraction, cfg.probes.seed
+    forget = cfg.forget
+    if forget is None:
+        return DataChoice(prompts=tuple(f.prompt for f in load_probes(cfg.probes.path)),
+                          holdout_fraction=fraction, seed=seed)
+    if forget.facts:
+        rows, retain = forget.rowsets()
+        return DataChoice.from_rows(rows, retain, fraction, seed)
+    return DataChoice(topics=forget.topics, prompts=forget.prompts, holdout_fraction=fraction, seed=seed)
+
+
 # ----------------------------------------------------------------------------- stages
 
 
 def load_stage(p: Pipeline) -> None:
-    from kuda_core.forget_sets import probes_without, split_probes, split_rows
-    from kuda_core.models import load_model
-    from kuda_core.probes import load_general_texts, load_probes
-
     p.lm = load_model(p.cfg.model, device=p.cfg.device)
     print(f"model: {p.lm.name} ({p.lm.n_layers} layers) on {p.lm.device}")
-    facts = load_probes(p.cfg.probes.path)
-    texts = load_general_texts(p.cfg.probes.general_texts)
-    fraction, seed = p.cfg.probes.holdout_fraction, p.cfg.probes.seed
-    forget = p.cfg.forget
-    if forget is not None and forget.facts:
-        rows, retain = forget.rowsets()
-        p.data = split_rows(rows, retain or probes_without(rows, facts), texts, fraction, seed)
-    elif forget is not None:
-        p.data = split_probes(facts, texts, topics=forget.topics, prompts=forget.prompts,
-                              holdout_fraction=fraction, seed=seed)
-    else:  # nothing to forget: trace / evaluate every probe fact
-        p.data = split_probes(facts, texts, prompts=[f.prompt for f in facts], holdout_fraction=fraction, seed=seed)
+    p.choice = choice_of(p.cfg)
+    p.data = build_split(p.choice, load_probes(p.cfg.probes.path), load_general_texts(p.cfg.probes.general_texts))
     d = p.data
     print(f"facts: {len(d.forget)} forget, {len(d.retain_used)} retain used, {len(d.retain_held)} retain held out; "
           f"texts: {len(d.texts_used)} used, {len(d.texts_held)} held out")
 
 
 def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
-    from kuda_core.plots import layer_effect_curve, trace_heatmap
-    from kuda_core.run_config import TraceSection
-    from kuda_core.average_trace import iter_average_trace
-
     section = p.cfg.trace or TraceSection()
     kinds = kinds or section.kinds
     facts = list(p.data.forget[: section.limit] if section.limit else p.data.forget)
@@ -112,29 +118,23 @@ def trace_stage(p: Pipeline, kinds: tuple[str, ...] | None = None) -> None:
     p.average = average
     for skipped in average.skipped:
         print(f"skipped: {skipped.prompt!r}: {skipped.reason}")
-    summary = {"kinds": list(average.kinds), "row_labels": list(average.row_labels),
-               "effects": {k: v for k, v in average.effects.items()},
-               "counts": {k: v for k, v in average.counts.items()},
-               "skipped": [asdict(s) for s in average.skipped]}
-    p.write("trace.json", summary)
+    p.write("trace.json", {"kinds": list(average.kinds), "row_labels": list(average.row_labels),
+                           "effects": average.effects, "counts": average.counts,
+                           "skipped": [asdict(s) for s in average.skipped]})
     for kind in average.kinds:
         effect = average.effects[kind]
-        p.figures[f"trace_{kind}"] = trace_heatmap(effect, list(average.row_labels), (0, 3), kind,
-                                                   title=f"Average indirect effect ({kind})", value_label="AIE")
+        p.figures[f"trace_{kind}"] = plots.trace_heatmap(effect, list(average.row_labels), (0, 3), kind,
+                                                         title=f"Average indirect effect ({kind})", value_label="AIE")
         if np.all(np.isnan(effect)):
             print(f"{kind}: no fact traced")
         else:
             layer = int(np.nanargmax(np.nanmax(np.where(np.isnan(effect), -np.inf, effect), axis=0)))
             print(f"{kind}: peak AIE {np.nanmax(effect):.4f} at layer {layer}")
     if "mlp" in average.kinds:
-        p.figures["layer_scores"] = layer_effect_curve(average.effects["mlp"][2], None)
+        p.figures["layer_scores"] = plots.layer_effect_curve(average.effects["mlp"][2], None)
 
 
 def locate_stage(p: Pipeline) -> None:
-    from kuda_core.locate import other_token_note, suggestions_by_token
-    from kuda_core.plots import layer_effect_curve
-    from kuda_core.run_config import LocateSection
-
     section = p.cfg.locate or LocateSection()
     if section.layers is not None:
         p.layers = section.layers
@@ -149,7 +149,7 @@ def locate_stage(p: Pipeline) -> None:
                                         section.window, section.exclude_layer0)
         suggestion = by_token[section.token]
         p.layers = suggestion.layers
-        p.figures["layer_scores"] = layer_effect_curve(suggestion.scores, (p.layers[0], p.layers[-1] + 1))
+        p.figures["layer_scores"] = plots.layer_effect_curve(suggestion.scores, (p.layers[0], p.layers[-1] + 1))
         print(f"layers (suggested from MLP AIE at the {section.token} subject token, total "
               f"{suggestion.total:.4f}): {list(p.layers)}")
         note = other_token_note(by_token, section.token)
@@ -162,96 +162,64 @@ def locate_stage(p: Pipeline) -> None:
 
 
 def unlearn_stage(p: Pipeline) -> None:
-    import pandas as pd
-
-    from kuda_core.plots import training_curves
-    from kuda_core.snapshot import WeightSnapshot
-    from kuda_core.unlearn import iter_unlearn
-
     if p.cfg.forget is None:
         raise ValueError("Unlearning needs a 'forget' section with topics")
     config = p.cfg.forget.unlearn_config(p.layers)
     p.snapshot = WeightSnapshot()
+    p.run = RunRecord(p.choice, p.data, config)
     with p.bar(config.steps, f"unlearn ({config.method})") as bar:
-        d = p.data
-        for record in iter_unlearn(p.lm, d.forget, d.retain_used, d.texts_used, config, p.snapshot):
-            row = asdict(record)
-            p.records.append(row)
+        for record in iter_run(p.lm, p.run, p.snapshot):
             bar.set_postfix(loss=f"{record.loss:.4f}", krd=f"{record.krd:.3f}", refresh=False)
             if record.step:
                 bar.update(1)
             if record.status == "error":
                 raise RuntimeError(record.message)
-    last = p.records[-1]
-    print(f"unlearned: KRD {last['krd']:.3f}, forget acc {last['forget_acc']}, retain acc {last['retain_acc']}, "
-          f"{last['elapsed_s']:.1f} s")
-    steps = pd.DataFrame(p.records)
+    last = p.run.last
+    print(f"unlearned: KRD {last.krd:.3f}, forget acc {last.forget_acc}, retain acc {last.retain_acc}, "
+          f"{last.elapsed_s:.1f} s")
+    steps = pd.DataFrame(p.run.step_rows())
     p.tables["steps"] = steps
     p.write("steps.csv", steps)
-    p.figures["training"] = training_curves(p.records, [k for k in CURVE_KEYS if steps[k].notna().any()])
+    p.figures["training"] = plots.training_curves(p.run.step_rows(), [k for k in CURVE_KEYS if steps[k].notna().any()])
 
 
 def evaluate_stage(p: Pipeline) -> None:
-    import pandas as pd
-
-    from kuda_core.benchmarks import make_benchmarks
-    from kuda_core.evaluate import answers_frame, iter_evaluate
-    from kuda_core.plots import evaluation_bars
-
     section = p.cfg.evaluate or EvaluateSection()
     texts, sets = p.data.text_sets(), p.data.probe_sets()
-    benchmarks = make_benchmarks(section.mc, section.muse)
+    benchmarks = make_benchmarks([m.model_dump() for m in section.mc],
+                                 section.muse.model_dump() if section.muse is not None else None)
     config = section.eval_config()
     if config.answer_sets is None:
-        config = replace(config, answer_sets=tuple(n for n in ("forget", "forget paraphrases", "retain (held out)") if n in sets))
+        config = replace(config, answer_sets=tuple(n for n in ANSWER_SETS if n in sets))
     with p.bar(100, "evaluate") as bar:
         for progress in iter_evaluate(p.lm, p.snapshot, sets, texts, config, benchmarks):
             bar.n = int(progress.fraction * 100)
             bar.set_postfix_str(progress.message[:60])
             bar.refresh()
             result = progress.result
-    p.evaluation = result
     table = result.table
     if section.drift and p.snapshot is not None and p.layers:
         table = pd.concat([table, drift_stage(p)], ignore_index=True)
-    p.tables["answers"] = pd.concat(
-        [answers_frame(rows).assign(set=name) for name, rows in result.answers.items()], ignore_index=True)
+    p.tables["answers"] = answers_table(result.answers)
     p.write("metrics.csv", table)
     p.write("answers.csv", p.tables["answers"])
     p.evaluation = replace(result, table=table)
-    p.figures["evaluation"] = evaluation_bars(table[table["metric"] == "top-1 accuracy"], "top-1 accuracy")
+    p.figures["evaluation"] = plots.evaluation_bars(table[table["metric"] == "top-1 accuracy"], "top-1 accuracy")
     with pd.option_context("display.width", 160, "display.max_columns", 10):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
-def drift_stage(p: Pipeline):
-    import pandas as pd
-
-    from kuda_core.drift import krd, layer_drift, pca_view
-    from kuda_core.plots import drift_chart, pca_scatter
-    from kuda_core.replay import strip_article
-
-    forget = [f.prompt for f in p.data.forget]
-    retain = [f.prompt for f in (p.data.retain_held or p.data.retain_used)]
-    series, frame = {}, {"layer": np.arange(p.lm.n_layers)}
-    for name, prompts in (("forget", forget), ("retain", retain)):
-        if prompts:
-            result = layer_drift(p.lm, p.snapshot, prompts)
-            series[name] = result.cosine
-            frame[f"{name} 1-cos"], frame[f"{name} relative L2"] = result.cosine, result.relative_l2
-    p.tables["drift"] = pd.DataFrame(frame)
-    p.figures["drift"] = drift_chart(frame["layer"], series, selected=p.layers)
-    if forget and retain:
-        view = pca_view(p.lm, p.snapshot, forget, retain, p.layers[len(p.layers) // 2])
-        p.figures["pca"] = pca_scatter(view.points, view.explained, view.prompts)
-    value = krd(p.lm, p.snapshot, forget, p.layers, subjects=[strip_article(f.subject) for f in p.data.forget])
+def drift_stage(p: Pipeline) -> pd.DataFrame:
+    drift = drift_summary(p.lm, p.snapshot, p.data, p.layers)
+    p.tables["drift"] = drift.frame()
+    p.figures["drift"] = plots.drift_chart(drift.layers, drift.cosine, selected=p.layers)
+    if drift.pca is not None:
+        p.figures["pca"] = plots.pca_scatter(drift.pca.points, drift.pca.explained, drift.pca.prompts)
     return pd.DataFrame([{"set": "forget", "metric": "KRD (selected layers)", "original": 0.0,
-                          "unlearned": value, "change": value}])
+                          "unlearned": drift.krd, "change": drift.krd}])
 
 
 def export_stage(p: Pipeline) -> None:
-    from kuda_core.bundle import export_bundle
-
     section = p.cfg.export
     if section is None:
         raise ValueError("Export needs an 'export' section with a path")
@@ -278,7 +246,7 @@ def stages_for(command: str, cfg: RunConfig) -> list:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m kuda_core", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="kuda", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("--config", required=True, help="run configuration JSON (as saved by the UI)")
     parser.add_argument("--out", default=None, help="folder for trace.json, locate.json, steps.csv, metrics.csv")
@@ -293,7 +261,7 @@ def main(argv=None) -> int:
     try:
         cfg = RunConfig.load(args.config)
         if args.device:
-            cfg = replace(cfg, device=args.device)
+            cfg = cfg.model_copy(update={"device": args.device})
         if args.online or cfg.online:
             network.set_online(True)
         pipeline = Pipeline(cfg, Path(args.out) if args.out else None, args.quiet)

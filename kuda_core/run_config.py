@@ -1,7 +1,7 @@
-"""The run configuration: one JSON file that the UI saves and `python -m kuda_core` reads.
+"""The run configuration: one JSON file that the UI saves and `kuda` (python -m kuda_core) reads.
 
     >>> cfg = RunConfig.load("run.json")          # validated; ValueError names the bad key / value
-    >>> cfg.forget.unlearn_config(layers=(4, 5, 6))   # -> unlearn.UnlearnConfig
+    >>> cfg.forget.unlearn_config(layers=(4, 5, 6))   # -> forget.config.UnlearnConfig
     >>> cfg.save("copy.json"); RunConfig.from_dict(cfg.to_dict()) == cfg   # round trip
 
 Schema (every section optional except where a command needs it; unknown keys are errors):
@@ -10,123 +10,126 @@ Schema (every section optional except where a command needs it; unknown keys are
   "device": "auto",                    # auto | cpu | cuda | mps | cuda:1
   "online": false,                     # allow hub downloads (models, WMDP / MMLU / MUSE)
   "probes": {"path": null, "general_texts": null, "holdout_fraction": 0.25, "seed": 0},
-  "trace": {"kinds": ["mlp"], "limit": 8, <tracing.TraceConfig fields except kind>},
+  "trace": {"kinds": ["mlp"], "limit": 8, <locate.config.TraceConfig fields except kind>},
   "locate": {"layers": null, "window": 3, "exclude_layer0": true, "token": "last"},  # layers given: no tracing
-  "forget": {"topics": ["capitals"], <unlearn.UnlearnConfig fields except layers>},
+  "forget": {"topics": ["capitals"], "prompts": [...], "facts": [{prompt, subject, answer}, ...],
+             "retain_facts": [...], "method": "kuda", <UnlearnConfig shared fields except layers>,
+             <the method's own options, e.g. "beta" for KUDA>},
   "evaluate": {"batch_size": 32, "max_new_tokens": 20, "top_k": 5, "answer_sets": null,
-               "coherence": {<coherence.CoherenceConfig fields>}, "drift": true,
+               "coherence": {<inspect.coherence.CoherenceConfig fields>}, "drift": true,
                "mc": [{"source": "wmdp-bio" | "file.jsonl", "topic": null, "limit": null, "split": "test"}],
-               "muse": {"source": "news" | "folder", "auc_retrained": null, <muse.MuseConfig fields>}},
+               "muse": {"source": "news" | "folder", "auc_retrained": null, <MuseConfig fields>}},
   "export": {"path": "runs/my-run", "overwrite": false, "figures": true}
 }
+A setting the chosen method does not use (e.g. "retain_kl" for NPO) is an error.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
+from typing import Literal
 
-TOP_KEYS = ("model", "device", "online", "probes", "trace", "locate", "forget", "evaluate", "export")
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
+
+from kuda_core.data.rows import rows_from_records
+from kuda_core.forget.config import UnlearnConfig
+from kuda_core.inspect.benchmarks.multiple_choice import MCConfig
+from kuda_core.inspect.benchmarks.muse import MuseConfig
+from kuda_core.inspect.coherence import CoherenceConfig
+from kuda_core.inspect.evaluate import EvalConfig
+from kuda_core.locate.config import TraceConfig
 
 
-def _check_keys(section: str, given: Mapping, allowed) -> None:
-    if not isinstance(given, Mapping):
-        raise ValueError(f"'{section}' must be a JSON object, got {type(given).__name__}: {given!r:.60}")
-    unknown = sorted(set(given) - set(allowed))
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _build(cls, name: str, values: dict):
+    """cls(**values), with a TypeError for an unknown field turned into a ValueError naming it."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"Unknown key(s) {unknown} in '{section}'; allowed: {sorted(allowed)}")
+        raise ValueError(f"unknown key(s) {unknown} in {name}; allowed: {sorted(known)}")
+    return cls(**values)
 
 
-def _field_names(cls) -> set[str]:
-    return {f.name for f in fields(cls)}
-
-
-@dataclass(frozen=True)
-class ProbesSection:
-    path: str | None = None             # probe facts JSONL (default assets/probes.jsonl)
-    general_texts: str | None = None    # general texts JSONL (default assets/general_texts.jsonl)
-    holdout_fraction: float = 0.25      # share of retain facts / texts kept out of training
+class ProbesSection(Section):
+    path: str | None = None             # probe facts file (default: the shipped probes)
+    general_texts: str | None = None    # general texts file (default: the shipped texts)
+    holdout_fraction: float = Field(0.25, ge=0, lt=1)   # share of retain facts / texts kept out of training
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.holdout_fraction < 1.0:
-            raise ValueError(f"probes.holdout_fraction must be in [0, 1), got {self.holdout_fraction!r}")
 
+class TraceSection(Section):
+    """kinds and limit, plus any TraceConfig field (samples, window, noise, ...)."""
 
-@dataclass(frozen=True)
-class TraceSection:
-    kinds: tuple[str, ...] = ("mlp",)   # any of hidden / mlp / attn; locate needs "mlp"
-    limit: int | None = 8               # trace at most this many forget facts
-    options: dict = field(default_factory=dict)   # tracing.TraceConfig fields (not "kind")
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kinds: tuple[Literal["hidden", "mlp", "attn"], ...] = Field(("mlp",), min_length=1)  # locate needs "mlp"
+    limit: int | None = Field(8, ge=1)  # trace at most this many forget facts
 
-    def trace_config(self):
-        from kuda_core.tracing import TraceConfig
-
-        return TraceConfig(**self.options)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kinds", tuple(self.kinds))
-        if not self.kinds or any(k not in ("hidden", "mlp", "attn") for k in self.kinds):
-            raise ValueError(f"trace.kinds must be a non-empty list of hidden / mlp / attn, got {list(self.kinds)}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"trace.limit must be >= 1 or null, got {self.limit!r}")
-        if "kind" in self.options:
+    @model_validator(mode="after")
+    def _options(self):
+        if "kind" in (self.model_extra or {}):
             raise ValueError("trace.kind is not a setting: list the kinds in trace.kinds")
-        self.trace_config()  # validates the options
+        self.trace_config()
+        return self
+
+    def trace_config(self) -> TraceConfig:
+        return _build(TraceConfig, "trace", dict(self.model_extra or {}))
 
 
-@dataclass(frozen=True)
-class LocateSection:
+class LocateSection(Section):
     layers: tuple[int, ...] | None = None   # explicit layers; None = the best traced window
-    window: int = 3                         # consecutive layers in the suggested window
+    window: int = Field(3, ge=1)            # consecutive layers in the suggested window
     exclude_layer0: bool = True             # never suggest layer 0 (METHOD.md step 2)
-    token: str = "last"                     # score at the "last" or the "strongest" subject token
+    token: Literal["last", "strongest"] = "last"   # score at the last or the strongest subject token
 
-    def __post_init__(self) -> None:
-        if self.token not in ("last", "strongest"):
-            raise ValueError(f"locate.token must be 'last' or 'strongest', got {self.token!r}")
-        if self.layers is not None:
-            object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
-            if not self.layers or min(self.layers) < 0:
-                raise ValueError(f"locate.layers must be non-negative layer indices, got {list(self.layers)}")
-        if self.window < 1:
-            raise ValueError(f"locate.window must be >= 1, got {self.window!r}")
+    @field_validator("layers")
+    @classmethod
+    def _non_negative(cls, layers):
+        if layers is not None and (not layers or min(layers) < 0):
+            raise ValueError(f"locate.layers must be non-negative layer indices, got {list(layers)}")
+        return layers
 
 
-@dataclass(frozen=True)
-class ForgetSection:
-    topics: tuple[str, ...] = ()                 # probe topics to forget
-    prompts: tuple[str, ...] = ()                # single probe facts to forget (by prompt)
-    facts: tuple[dict, ...] = ()                 # fact rows {prompt, subject, answer[, paraphrases]} to forget
-    retain_facts: tuple[dict, ...] | None = None  # retain rows for `facts`; None = the probes not forgotten
-    options: dict = field(default_factory=dict)  # unlearn.UnlearnConfig fields (not "layers")
+class ForgetSection(Section):
+    """What to forget (probe topics / prompts, or own fact rows) and how (method and settings)."""
 
-    def unlearn_config(self, layers):
-        from kuda_core.unlearn import UnlearnConfig
+    model_config = ConfigDict(extra="allow", frozen=True)
+    topics: tuple[str, ...] = ()                  # probe topics to forget
+    prompts: tuple[str, ...] = ()                 # single probe facts to forget (by prompt)
+    facts: tuple[dict, ...] = ()                  # own fact rows {prompt, subject, answer[, paraphrases]}
+    retain_facts: tuple[dict, ...] | None = None  # own retain rows (facts or {text}); None = the probes not forgotten
 
-        return UnlearnConfig(**self.options, layers=tuple(layers))
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _one_topic(cls, value):
+        return [value] if isinstance(value, str) else value
 
-    def __post_init__(self) -> None:
-        topics = [self.topics] if isinstance(self.topics, str) else list(self.topics)
-        object.__setattr__(self, "topics", tuple(topics))
-        object.__setattr__(self, "prompts", tuple(self.prompts))
-        object.__setattr__(self, "facts", tuple(dict(f) for f in self.facts))
-        if self.retain_facts is not None:
-            object.__setattr__(self, "retain_facts", tuple(dict(f) for f in self.retain_facts))
+    @model_validator(mode="after")
+    def _check(self):
         if not (self.topics or self.prompts or self.facts):
             raise ValueError("forget needs topics, prompts (probe facts) or facts (rows) to forget")
         if self.facts and (self.topics or self.prompts):
             raise ValueError("forget.facts (own rows) cannot be mixed with probe topics / prompts")
-        if "layers" in self.options:
+        if "layers" in self.settings:
             raise ValueError("forget.layers is not a setting: give layers in locate.layers")
-        self.unlearn_config((0,))  # validates the options (layers are checked against the model later)
-        self.rowsets()  # validates the rows
+        self.unlearn_config((0,))  # validates method and settings (layers are checked against the model later)
+        self.rowsets()
+        return self
+
+    @property
+    def settings(self) -> dict:
+        """The method and its settings (everything but the data keys)."""
+        return dict(self.model_extra or {})
+
+    def unlearn_config(self, layers) -> UnlearnConfig:
+        settings = self.settings
+        return UnlearnConfig.create(settings.pop("method", "kuda"), **settings, layers=tuple(layers))
 
     def rowsets(self):
-        """(forget RowSet, retain RowSet or None) for `facts`; (None, None) for probe selections."""
-        from kuda_core.datasets_io import rows_from_records
-
+        """(forget RowSet, retain RowSet or None) for own rows; (None, None) for probe selections."""
         if not self.facts:
             return None, None
         forget = rows_from_records(list(self.facts), "forget.facts")
@@ -134,64 +137,72 @@ class ForgetSection:
         return forget, retain
 
 
-@dataclass(frozen=True)
-class EvaluateSection:
-    batch_size: int = 32
-    max_new_tokens: int = 20
-    top_k: int = 5
+class MCSpec(Section):
+    source: str                         # a local file, or wmdp-bio / wmdp-cyber / mmlu[:subject] (online)
+    topic: str | None = None
+    limit: int | None = Field(None, ge=1)
+    split: str = "test"
+    batch_size: int = Field(8, ge=1)
+
+    def mc_config(self) -> MCConfig:
+        return MCConfig(self.topic, self.batch_size, self.limit)
+
+
+class MuseSpec(Section):
+    """source and auc_retrained, plus any MuseConfig field."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    source: str                         # a folder in MUSE's layout, or news / books (online)
+    auc_retrained: float | None = None
+
+    @model_validator(mode="after")
+    def _options(self):
+        self.muse_config()
+        return self
+
+    def muse_config(self) -> MuseConfig:
+        return _build(MuseConfig, "evaluate.muse", dict(self.model_extra or {}))
+
+
+class EvaluateSection(Section):
+    batch_size: int = Field(32, ge=1)
+    max_new_tokens: int = Field(20, ge=1, le=256)
+    top_k: int = Field(5, ge=1)
     answer_sets: tuple[str, ...] | None = None
-    coherence: dict = field(default_factory=dict)   # coherence.CoherenceConfig fields
+    coherence: dict = Field(default_factory=dict)   # inspect.coherence.CoherenceConfig fields
     drift: bool = True                              # per-layer drift, KRD and PCA
-    mc: tuple[dict, ...] = ()                       # multiple-choice benchmarks
-    muse: dict | None = None                        # MUSE metrics
+    mc: tuple[MCSpec, ...] = ()                     # multiple-choice benchmarks
+    muse: MuseSpec | None = None                    # MUSE metrics
 
-    def eval_config(self):
-        from kuda_core.coherence import CoherenceConfig
-        from kuda_core.evaluate import EvalConfig
-
-        return EvalConfig(self.batch_size, self.max_new_tokens, self.top_k, self.answer_sets,
-                          CoherenceConfig(**self.coherence))
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mc", tuple(dict(m) for m in self.mc))
-        if self.answer_sets is not None:
-            object.__setattr__(self, "answer_sets", tuple(self.answer_sets))
-        from kuda_core.coherence import CoherenceConfig
-
-        _check_keys("evaluate.coherence", self.coherence, _field_names(CoherenceConfig))
+    @model_validator(mode="after")
+    def _options(self):
         self.eval_config()
-        from kuda_core.multiple_choice import MCConfig
-        from kuda_core.muse import MuseConfig
+        return self
 
-        for index, bench in enumerate(self.mc):
-            _check_keys(f"evaluate.mc[{index}]", bench, {"source", "topic", "limit", "split", "batch_size"})
-            if "source" not in bench:
-                raise ValueError(f"evaluate.mc[{index}] needs a 'source' (file or wmdp-bio / mmlu ...)")
-            MCConfig(bench.get("topic"), bench.get("batch_size", 8), bench.get("limit"))
-        if self.muse is not None:
-            _check_keys("evaluate.muse", self.muse, {"source", "auc_retrained"} | _field_names(MuseConfig))
-            if "source" not in self.muse:
-                raise ValueError("evaluate.muse needs a 'source' (a folder in MUSE's layout, 'news' or 'books')")
-            MuseConfig(**{k: v for k, v in self.muse.items() if k not in ("source", "auc_retrained")})
+    def eval_config(self) -> EvalConfig:
+        return EvalConfig(batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, top_k=self.top_k,
+                          answer_sets=self.answer_sets,
+                          coherence=_build(CoherenceConfig, "evaluate.coherence", dict(self.coherence)))
 
 
-@dataclass(frozen=True)
-class ExportSection:
-    path: str
+class ExportSection(Section):
+    path: str = Field(min_length=1)     # bundle folder
     overwrite: bool = False
     figures: bool = True
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.path, str) or not self.path.strip():
-            raise ValueError(f"export.path must be a folder path, got {self.path!r}")
+    @field_validator("path")
+    @classmethod
+    def _not_blank(cls, path: str) -> str:
+        if not path.strip():
+            raise ValueError("export.path must be a folder path")
+        return path
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    model: str = "default"
-    device: str = "auto"
-    online: bool = False
-    probes: ProbesSection = field(default_factory=ProbesSection)
+class RunConfig(Section):
+    model: str = Field("default", min_length=1)
+    device: str = Field("auto", min_length=1)
+    online: StrictBool = False
+    probes: ProbesSection = Field(default_factory=ProbesSection)
     trace: TraceSection | None = None
     locate: LocateSection | None = None
     forget: ForgetSection | None = None
@@ -199,69 +210,21 @@ class RunConfig:
     export: ExportSection | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "RunConfig":
-        """Validate a plain dict (the JSON file's content) into a RunConfig."""
-        _check_keys("run configuration", data, TOP_KEYS)
-        from kuda_core.tracing import TraceConfig
-        from kuda_core.unlearn import UnlearnConfig
-
-        sections = {}
-        if "probes" in data:
-            _check_keys("probes", data["probes"], _field_names(ProbesSection))
-            sections["probes"] = ProbesSection(**data["probes"])
-        if data.get("trace") is not None:
-            given = dict(data["trace"])
-            _check_keys("trace", given, {"kinds", "limit"} | _field_names(TraceConfig))
-            sections["trace"] = TraceSection(
-                kinds=given.pop("kinds", ("mlp",)), limit=given.pop("limit", 8), options=given)
-        if data.get("locate") is not None:
-            _check_keys("locate", data["locate"], _field_names(LocateSection))
-            sections["locate"] = LocateSection(**data["locate"])
-        if data.get("forget") is not None:
-            given = dict(data["forget"])
-            rows = {"topics", "prompts", "facts", "retain_facts"}
-            _check_keys("forget", given, rows | _field_names(UnlearnConfig))
-            sections["forget"] = ForgetSection(
-                topics=given.pop("topics", ()), prompts=given.pop("prompts", ()), facts=given.pop("facts", ()),
-                retain_facts=given.pop("retain_facts", None), options=given)
-        if data.get("evaluate") is not None:
-            _check_keys("evaluate", data["evaluate"], _field_names(EvaluateSection))
-            sections["evaluate"] = EvaluateSection(**data["evaluate"])
-        if data.get("export") is not None:
-            _check_keys("export", data["export"], _field_names(ExportSection))
-            sections["export"] = ExportSection(**data["export"])
-        for key in ("model", "device"):
-            if key in data and (not isinstance(data[key], str) or not data[key].strip()):
-                raise ValueError(f"'{key}' must be a non-empty string, got {data[key]!r}")
-        if "online" in data and not isinstance(data["online"], bool):
-            raise ValueError(f"'online' must be true or false, got {data['online']!r}")
-        top = {k: data[k] for k in ("model", "device", "online") if k in data}
-        return cls(**top, **sections)
+    def from_dict(cls, data) -> "RunConfig":
+        """Validate a plain dict (the JSON file's content); ValueError lists every problem by key."""
+        if not isinstance(data, dict):
+            raise ValueError(f"A run configuration is a JSON object, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise ValueError("Invalid run configuration: " + "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'run'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in error.errors())) from None
 
     def to_dict(self) -> dict:
-        """The JSON form (sections that are None are left out; options flattened back)."""
-        out: dict = {"model": self.model, "device": self.device, "online": self.online,
-                     "probes": asdict(self.probes)}
-        if self.trace is not None:
-            out["trace"] = {"kinds": list(self.trace.kinds), "limit": self.trace.limit, **self.trace.options}
-        if self.locate is not None:
-            out["locate"] = {**asdict(self.locate),
-                             "layers": list(self.locate.layers) if self.locate.layers is not None else None}
-        if self.forget is not None:
-            forget = self.forget
-            rows = {"topics": list(forget.topics), "prompts": list(forget.prompts), "facts": list(forget.facts)}
-            if forget.retain_facts is not None:
-                rows["retain_facts"] = list(forget.retain_facts)
-            out["forget"] = {**{k: v for k, v in rows.items() if v}, **forget.options}
-        if self.evaluate is not None:
-            section = asdict(self.evaluate)
-            section["mc"] = [dict(m) for m in self.evaluate.mc]
-            if self.evaluate.answer_sets is not None:
-                section["answer_sets"] = list(self.evaluate.answer_sets)
-            out["evaluate"] = section
-        if self.export is not None:
-            out["export"] = asdict(self.export)
-        return out
+        """The JSON form (sections that are None are left out)."""
+        return self.model_dump(mode="json", exclude_none=False, exclude={k for k in
+                               ("trace", "locate", "forget", "evaluate", "export") if getattr(self, k) is None})
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":

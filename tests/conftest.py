@@ -7,7 +7,7 @@ os.environ.setdefault("KUDA_ONLINE", "0")
 
 import pytest
 
-from kuda_core.tiny import tiny_model
+from kuda_core.model.tiny import tiny_model
 
 FAMILIES = ["gpt2", "llama"]
 
@@ -21,7 +21,7 @@ def tiny_lm(request):
 @pytest.fixture(scope="session")
 def default_lm():
     """The real default model (SmolLM2-135M-Instruct), loaded once per session."""
-    from kuda_core.models import load_model
+    from kuda_core.model.loading import load_model
 
     return load_model("default", device="cpu")
 

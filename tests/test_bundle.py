@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from kuda_core import bundle as bundle_module
-from kuda_core.bundle import export_bundle, load_bundle, safe_name
-from kuda_core.plots import topk_bars
+from kuda_core.report import bundle as bundle_module
+from kuda_core.report.bundle import export_bundle, load_bundle, safe_name
+from kuda_core.report.plots import topk_bars
 
 PROMPT = "The capital of France is"
 CONFIG = {"model": "tiny", "forget": {"topics": ["capitals"], "steps": 3}, "export": {"path": "x"}}
@@ -31,7 +31,7 @@ def edit(lm) -> None:
 
 def test_round_trip_gives_the_same_logits(tiny_lm, tmp_path):
     edit(tiny_lm)
-    answers = pd.DataFrame([{"prompt": PROMPT, "original_text": " Paris", "current_text": " a city", "coherent": True}])
+    answers = pd.DataFrame([{"prompt": PROMPT, "original": " Paris", "unlearned": " a city", "coherent": True}])
     path = export_bundle(tmp_path / "run", tiny_lm, CONFIG, metrics=METRICS, tables={"answers": answers},
                          figures={"top k": topk_bars([(" Paris", 0.7), (" the", 0.1)])})
     assert path == (tmp_path / "run").resolve()

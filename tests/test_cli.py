@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from kuda_core.bundle import load_bundle, save_model
+from kuda_core.report.bundle import load_bundle, save_model
 from kuda_core.cli import main
-from kuda_core.generate import top_next_tokens
+from kuda_core.model.generation import top_next_tokens
 from kuda_core.run_config import RunConfig
-from kuda_core.tiny import tiny_model
+from kuda_core.model.tiny import tiny_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = {

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from kuda_core.drift import DriftConfig, drift_between, krd, layer_drift, pca_view
-from kuda_core.hooks import hook_count
-from kuda_core.snapshot import WeightSnapshot
+from kuda_core.inspect.drift import DriftConfig, drift_between, krd, layer_drift, pca_view
+from kuda_core.model.hooks import hook_count
+from kuda_core.model.snapshot import WeightSnapshot
 
 FORGET = ["The Eiffel Tower is located in the city of", "The Colosseum is in", "The capital of France is"]
 RETAIN = ["Water boils at one hundred", "The quick brown fox jumps over", "Microsoft was founded by"]

@@ -5,20 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from kuda_core.answers import greedy_batch, next_token_stats
-from kuda_core.coherence import CoherenceConfig, check_coherence, is_coherent, repetition_rate, words
-from kuda_core.evaluate import (
-    TABLE_COLUMNS, EvalConfig, answers_frame, compare_answers, evaluate_model, iter_evaluate, perplexity,
-    probe_stats,
-)
-from kuda_core.generate import greedy_continuation, top_next_tokens
-from kuda_core.hooks import hook_count
-from kuda_core.logprobs import (
+from kuda_core.model.generation import greedy_batch, next_token_stats
+from kuda_core.inspect.coherence import CoherenceConfig, check_coherence, is_coherent, repetition_rate, words
+from kuda_core.inspect.compare import compare_answers
+from kuda_core.inspect.evaluate import TABLE_COLUMNS, EvalConfig, evaluate, iter_evaluate, perplexity, probe_stats
+from kuda_core.workflows.summaries import answers_table
+from kuda_core.model.generation import greedy_continuation, top_next_tokens
+from kuda_core.model.hooks import hook_count
+from kuda_core.model.logprobs import (
     continuation_logprobs, encode_continuation, next_token_logprobs, perplexity_from_logprobs, score_ids,
     sequence_logprobs,
 )
-from kuda_core.probes import check_facts
-from kuda_core.snapshot import WeightSnapshot
+from kuda_core.data.checks import check_facts
+from kuda_core.model.snapshot import WeightSnapshot
 
 PROMPTS = ["The capital of France is", "The Colosseum is in", "Water boils at one hundred"]
 TEXTS = [
@@ -147,8 +146,8 @@ def test_compare_answers_unchanged_model(tiny_lm):
         assert row.coherent == row.original_coherent
         assert row.original_p == row.current_p and row.original_rank == row.current_rank == 1
         assert len(row.current_top) == 3 and row.answer == row.original_top[0][0]
-    frame = answers_frame(rows)
-    assert len(frame) == 3 and {"prompt", "changed", "coherent", "perplexity"} <= set(frame.columns)
+    frame = answers_table({"forget": rows})
+    assert len(frame) == 3 and {"set", "prompt", "changed", "coherent", "ppl (original model)"} <= set(frame.columns)
 
 
 def test_compare_answers_reads_the_original_through_the_snapshot(tiny_lm):
@@ -199,7 +198,7 @@ def test_evaluate_after_edit_and_benchmarks(tiny_lm):
         calls.append(snap.is_modified(lm.model))
         return {"score": 1.0 if snap.is_modified(lm.model) else 0.0}
 
-    result = evaluate_model(tiny_lm, snap, {"forget": (PROMPTS, [" Paris"] * 3)}, {"general": TEXTS},
+    result = evaluate(tiny_lm, snap, {"forget": (PROMPTS, [" Paris"] * 3)}, {"general": TEXTS},
                             EvalConfig(max_new_tokens=4), benchmarks={"bench": bench})
     row = result.table[(result.table["set"] == "bench")].iloc[0]
     assert calls == [False, True] and row["original"] == 0.0 and row["unlearned"] == 1.0

@@ -9,13 +9,13 @@ import pytest
 import torch
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-from kuda_core.architectures import ARCHITECTURES, get_module, spec_for, spec_for_type
-from kuda_core.device import pick_device
-from kuda_core.generate import greedy_continuation, top_next_tokens
-from kuda_core.hooks import Hooks, first_tensor, hook_count, replace_first
-from kuda_core.models import load_model
-from kuda_core.tokens import answer_token_id, subject_range
-from kuda_core.tiny import tiny_model
+from kuda_core.model.architectures import ARCHITECTURES, get_module, spec_for, spec_for_type
+from kuda_core.model.device import pick_device
+from kuda_core.model.generation import greedy_continuation, top_next_tokens
+from kuda_core.model.hooks import Hooks, first_tensor, hook_count, replace_first
+from kuda_core.model.loading import load_model
+from kuda_core.model.tokens import answer_token_id, subject_range
+from kuda_core.model.tiny import tiny_model
 
 PROMPT = "The Eiffel Tower is located in the city of"
 
@@ -208,7 +208,7 @@ def test_default_model_answers_paris(default_lm):
 
 @pytest.mark.slow
 def test_default_model_loads_from_gguf_file():
-    from kuda_core.models import default_gguf_path
+    from kuda_core.model.loading import default_gguf_path
 
     lm = load_model(str(default_gguf_path()), device="cpu")
     assert lm.n_layers == 30

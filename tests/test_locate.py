@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kuda_core.locate import layer_scores, other_token_note, suggest_window, suggestions_by_token
+from kuda_core.locate.suggest import layer_scores, other_token_note, suggest_window, suggestions_by_token
 
 
 def test_layer_scores_last_and_strongest_subject_token():

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from kuda_core.hooks import Hooks, hook_count
-from kuda_core.logprobs import continuation_logprobs, next_token_logprobs
-from kuda_core.multiple_choice import (
+from kuda_core.model.hooks import Hooks, hook_count
+from kuda_core.model.logprobs import continuation_logprobs, next_token_logprobs
+from kuda_core.inspect.benchmarks.multiple_choice import (
     LETTERS, MCConfig, MCQuestion, accuracy, default_topic, format_prompt, hub_source, iter_mc_eval,
     letter_token_ids, load_mc, mc_accuracy, predictions_from_scores, question_from_row,
 )

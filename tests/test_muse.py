@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kuda_core import muse
-from kuda_core.logprobs import sequence_logprobs
-from kuda_core.muse import (
+from kuda_core.inspect.benchmarks import muse
+from kuda_core.model.logprobs import sequence_logprobs
+from kuda_core.inspect.benchmarks.muse import (
     MuseConfig, MuseData, cut_at_stop, iter_muse_metrics, knowmem, knowmem_prompt, load_muse, membership_auc, min_k_score,
     min_k_scores, muse_metrics, privleak, privleak_from_auc, rouge_l, verbmem,
 )

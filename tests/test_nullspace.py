@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kuda_core import nullspace as ns
+from kuda_core.forget import nullspace as ns
 
 
 def low_rank_keys(n=40, d=64, rank=12, seed=0):

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from kuda_core import objectives as obj
+from kuda_core.forget import objectives as obj
 
 
 def t(rows):

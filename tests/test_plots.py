@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from kuda_core.plots import (
+from kuda_core.report.plots import (
     drift_chart, eigen_spectrum, evaluation_bars, layer_effect_curve, pca_scatter, token_labels, topk_bars,
     trace_heatmap, training_curves,
 )

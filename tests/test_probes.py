@@ -6,14 +6,17 @@ import json
 import pandas as pd
 import pytest
 
-from kuda_core import datasets_io, network
-from kuda_core.datasets_io import (
-    Limits, RowSet, check_overlap, load_hf_rows, load_rows_file, make_fact, parse_rows_text, rows_from_records,
+from kuda_core.data import rows as datasets_io
+from kuda_core.model import network
+from kuda_core.data.facts import make_fact
+from kuda_core.data.rows import (
+    Limits, RowSet, check_overlap, load_hf_rows, load_rows_file, parse_rows_text, rows_from_records,
 )
-from kuda_core.probes import (
-    Fact, FactCheck, check_fact, check_facts, holdout_split, load_general_texts, load_probes, split_by_topic, topics,
-)
-from kuda_core.tokens import answer_token_id
+from kuda_core.data.checks import FactCheck, check_fact, check_facts
+from kuda_core.data.facts import Fact
+from kuda_core.data.probes import load_general_texts, load_probes, shipped_file, split_by_topic, topics
+from kuda_core.data.splits import holdout_split
+from kuda_core.model.tokens import answer_token_id
 
 EIFFEL = Fact(
     prompt="The Eiffel Tower is located in the city of", subject="Eiffel Tower", answer=" Paris",
@@ -86,7 +89,7 @@ def test_load_probes_with_a_relative_or_absolute_path(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps(EIFFEL.to_dict()) + "\n\n", encoding="utf-8")
     assert load_probes(path) == [EIFFEL]
-    assert len(load_probes("assets/probes.jsonl")) == len(load_probes())
+    assert len(load_probes(shipped_file("probes.jsonl"))) == len(load_probes())
 
 
 def test_load_probes_reports_file_and_line(tmp_path):
@@ -96,7 +99,7 @@ def test_load_probes_reports_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"bad.jsonl:2: Subject 'Louvre'"):
         load_probes(path)
     path.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.jsonl:1: invalid JSON"):
+    with pytest.raises(ValueError, match=r"Could not read bad.jsonl as json"):
         load_probes(path)
     path.write_text("\n", encoding="utf-8")
     with pytest.raises(ValueError, match="holds no rows"):

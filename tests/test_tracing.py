@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from kuda_core.architectures import get_module
-from kuda_core.hooks import hook_count
-from kuda_core.tiny import tiny_model
-from kuda_core.average_trace import AVERAGE_ROWS, align_rows, average_trace
-from kuda_core.tracing import (
+from kuda_core.model.architectures import get_module
+from kuda_core.model.hooks import hook_count
+from kuda_core.model.tiny import tiny_model
+from kuda_core.locate.average import AVERAGE_ROWS, align_rows, average_trace
+from kuda_core.locate.tracing import (
     KINDS,
     TraceConfig,
     embedding_noise_scale,

@@ -6,8 +6,8 @@ import json
 import torch
 
 from kuda_core import cli
-from kuda_core.bundle import load_bundle
-from kuda_core.tiny import tiny_model
+from kuda_core.report.bundle import load_bundle
+from kuda_core.model.tiny import tiny_model
 
 FACTS = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris\nThe capital of Japan is | Japan | Tokyo"
 

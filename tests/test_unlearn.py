@@ -6,15 +6,16 @@ import copy
 import pytest
 import torch
 
-from kuda_core import unlearn_steps
-from kuda_core.baselines import baseline_config
-from kuda_core.hooks import Hooks, hook_count
-from kuda_core.probes import Fact, check_facts
-from kuda_core.replay import Replay, fact_rows, make_batches, text_rows
-from kuda_core.snapshot import WeightSnapshot, state_dict_hash
-from kuda_core.tiny import CORPUS, tiny_model
-from kuda_core.tuning import TuneConfig, iter_tune, tune
-from kuda_core.unlearn import UnlearnConfig, iter_unlearn, reset, run_unlearn
+from kuda_core.model.hooks import Hooks, hook_count
+from kuda_core.data.checks import check_facts
+from kuda_core.forget import objectives
+from kuda_core.data.facts import Fact
+from kuda_core.forget.replay import Replay, fact_rows, make_batches, text_rows
+from kuda_core.model.snapshot import WeightSnapshot, state_dict_hash
+from kuda_core.model.tiny import CORPUS, tiny_model
+from kuda_core.forget.tuning import TuneConfig, iter_tune, tune
+from kuda_core.forget.config import UnlearnConfig
+from kuda_core.forget.loop import iter_unlearn, reset, unlearn as run_unlearn
 
 FORGET = [
     Fact("Microsoft was founded by", "Microsoft", " Bill"),
@@ -117,14 +118,14 @@ def test_stops_once_forgotten(taught):
     {"tau_mode": "absolute", "tau": 1e-6, "gamma": 0.5}, {"tau": None, "lam": 0.0}, {"train_inputs": True},
 ])
 def test_kuda_options_run(taught, options):
-    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, **{**FAST, **options}))
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig.create("kuda", steps=3, **{**FAST, **options}))
     assert records[-1].status == "done" and records[-1].krd > 0
     assert torch.isfinite(torch.tensor([r.loss for r in records[1:]])).all()
 
 
 @pytest.mark.parametrize("method", ["ga", "gd", "npo", "simnpo", "rmu"])
 def test_baselines_run_through_the_loop(taught, method):
-    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, baseline_config(method, steps=3, **FAST))
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig.create(method, steps=3, **FAST))
     last = records[-1]
     assert last.status == "done" and torch.isfinite(torch.tensor(last.loss))
     assert last.forget_prob < records[0].forget_prob
@@ -168,14 +169,14 @@ def test_close_leaves_no_hooks_and_restores_requires_grad(taught):
 
 def test_nan_loss_rolls_back(taught, monkeypatch):
     calls = []
-    original = unlearn_steps.obj.kuda_forget_loss
+    original = objectives.kuda_forget_loss
 
     def poisoned(*args, **kwargs):
         calls.append(1)
         loss = original(*args, **kwargs)
         return loss * float("nan") if len(calls) > 4 else loss   # two layers a step: step 3 fails
 
-    monkeypatch.setattr(unlearn_steps.obj, "kuda_forget_loss", poisoned)
+    monkeypatch.setattr(objectives, "kuda_forget_loss", poisoned)
     start = state_dict_hash(taught.model)
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=10, **FAST))
     assert records[-1].status == "error" and "NaN" in records[-1].message and records[-1].step == 3
@@ -184,15 +185,15 @@ def test_nan_loss_rolls_back(taught, monkeypatch):
 
 def test_out_of_memory_gives_a_clear_message_and_rolls_back(taught, monkeypatch):
     calls = []
-    original = unlearn_steps.retain_term
+    original = objectives.retain_repr_loss
 
     def exhausted(*args, **kwargs):
         calls.append(1)
-        if len(calls) >= 2:
+        if len(calls) >= 3:   # two layers a step: step 2 runs out
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr("kuda_core.unlearn.retain_term", exhausted)
+    monkeypatch.setattr(objectives, "retain_repr_loss", exhausted)
     start = state_dict_hash(taught.model)
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=10, **FAST))
     assert records[-1].status == "error" and "Out of GPU memory at step 2" in records[-1].message
@@ -219,7 +220,7 @@ def test_config_validation_names_the_value():
         UnlearnConfig(steps=-3)
     with pytest.raises(ValueError, match="nope"):
         UnlearnConfig().replace(nope=1)
-    assert baseline_config("rmu", layers=(5,)).layers == (3, 4, 5)
+    assert UnlearnConfig.create("rmu", layers=(5,)).layers == (3, 4, 5)
     lm = tiny_model("gpt2")
     with pytest.raises(ValueError, match=r"\[9\]"):
         next(iter_unlearn(lm, FORGET, RETAIN, TEXTS, UnlearnConfig(layers=(1, 9))))
@@ -234,7 +235,7 @@ def test_two_stage_tuning_picks_and_applies(taught):
     assert last.done and last.config is not None
     assert [r["stage"] for r in last.table][:2] == [1, 1] and sum(r["chosen"] for r in last.table) == 1
     chosen = next(r for r in last.table if r["chosen"])
-    assert (last.config.tau, last.config.beta) == (chosen["tau"], chosen["beta"])
+    assert (last.config.tau, last.config.options.beta) == (chosen["tau"], chosen["beta"])
     stage1 = [r for r in last.table if r["stage"] == 1]
     stable = [r["tau"] for r in stage1 if r["retain_drop_points"] <= 5.0]
     assert last.config.tau == (max(stable) if stable else 1e-10)

@@ -1,0 +1,67 @@
+"""Does the model know a fact? Greedy top-1, probability, rank and margin of the answer's first token.
+
+    >>> check_fact(lm, fact)                                   # FactCheck(top1_ok, prob, rank, ...)
+    >>> check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])
+    >>> known = known_facts(lm, facts)                         # the facts whose answer is top-1
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from kuda_core.data.facts import Fact
+from kuda_core.model.logprobs import iter_last_logprobs
+from kuda_core.model.tokens import answer_token_id
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    """Result of check_fact / check_facts for one prompt."""
+
+    top1_ok: bool       # the answer's first token is the greedy next token
+    prob: float         # P(first answer token | prompt)
+    rank: int           # 1-based rank of that token among the vocabulary (1 = top)
+    top_token: str      # the model's greedy next token, decoded
+    margin: float = 0.0  # log P(answer) - log P(best other token); > 0 when top1_ok
+
+
+def check_fact(lm, fact: Fact) -> FactCheck:
+    """check_fact(lm, fact) -> FactCheck for fact.prompt and the first token of fact.answer."""
+    return check_facts(lm, [fact.prompt], [fact.answer])[0]
+
+
+def check_facts(lm, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 32) -> list[FactCheck]:
+    """check_facts(lm, prompts, answers, batch_size=32) -> [FactCheck] in input order.
+
+    Prompts run in length-sorted, left-padded batches; only the last position's logits are computed.
+    """
+    if len(prompts) != len(answers):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
+    for prompt in prompts:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(f"Empty prompt {prompt!r}")
+    answer_ids = [answer_token_id(lm.tokenizer, a) for a in answers]
+    results: list[FactCheck | None] = [None] * len(prompts)
+    for rows, logp in iter_last_logprobs(lm, prompts, batch_size):                 # logp (B, V)
+        target = torch.tensor([answer_ids[i] for i in rows], device=logp.device)  # (B,)
+        target_lp = logp.gather(1, target[:, None])                               # (B, 1)
+        ranks = (logp > target_lp).sum(dim=1) + 1                                 # (B,)
+        top = logp.argmax(dim=-1)                                                 # (B,)
+        others = logp.scatter(1, target[:, None], float("-inf")).max(dim=-1).values  # (B,)
+        for j, i in enumerate(rows):
+            results[i] = FactCheck(
+                top1_ok=bool(top[j] == target[j]),
+                prob=float(target_lp[j, 0].exp()),
+                rank=int(ranks[j]),
+                top_token=lm.tokenizer.decode([int(top[j])]),
+                margin=float(target_lp[j, 0] - others[j]),
+            )
+    return results  # type: ignore[return-value]
+
+
+def known_facts(lm, facts: Sequence[Fact]) -> list[Fact]:
+    """The facts whose answer's first token is the model's greedy top-1 after the prompt."""
+    checks = check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])
+    return [fact for fact, check in zip(facts, checks) if check.top1_ok]

@@ -1,0 +1,88 @@
+"""What one unlearning run's steps share: cached batches, projectors, the random generator.
+
+    >>> ctx.forget[0], ctx.next_retain()           # cached forget / retain batches (replay.Cached)
+    >>> ctx.project(name, delta)                   # a weight change on the relaxed null space
+    >>> ctx.forget_mask(cached)                    # (B, T) forget tokens of this step
+    >>> deviation(v, cached, mask)                 # KRD of MLP outputs v against the cached originals
+
+Built by kuda_core.forget.setup.build_context; read by the method modules and the loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from kuda_core.forget import objectives as obj
+from kuda_core.forget.nullspace import Projector, project_step
+from kuda_core.forget.replay import Cached, Replay
+
+
+@dataclass
+class StepContext:
+    lm: object                                 # LoadedModel
+    config: object                             # UnlearnConfig
+    replay: Replay
+    forget: list[Cached]                       # forget batches (facts)
+    retain: list[Cached]                       # retain batches (facts, then texts)
+    projectors: dict[str, Projector]           # trained module -> relaxed null-space projector
+    transposed: dict[str, bool]                # trained module -> weight stored (in, out)
+    modules: list[str]                         # trained modules, in parameter order
+    generator: torch.Generator                 # CPU generator for every random draw
+    note: str = ""                             # one line on the setup, for the first record
+    extras: dict = field(default_factory=dict)  # per-method state (NPO reference, RMU direction)
+    _order: list[int] = field(default_factory=list)
+
+    @property
+    def options(self):
+        """The method's options (config.options)."""
+        return self.config.options
+
+    @property
+    def top(self) -> int:
+        return max(self.config.layers)
+
+    def next_retain(self) -> Cached | None:
+        """The next retain batch of a seeded shuffled cycle; None without retain data."""
+        if not self.retain:
+            return None
+        if not self._order:
+            self._order = torch.randperm(len(self.retain), generator=self.generator).tolist()
+        return self.retain[self._order.pop()]
+
+    def project(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        """A weight change (or gradient) of module `name` projected on its null space (as is if none)."""
+        if name not in self.projectors:
+            return tensor
+        return project_step(tensor, self.projectors[name], self.transposed[name])
+
+    def forget_mask(self, cached: Cached, rho: float = 1.0) -> torch.Tensor:
+        """(B, T) forget tokens of this step: all, or (rho < 1) a random share ~ U[rho, 1] of them."""
+        focus = cached.batch.focus
+        if rho >= 1.0:
+            return focus
+        ratio = rho + (1.0 - rho) * float(torch.rand((), generator=self.generator))
+        draw = torch.rand(focus.shape, generator=self.generator).to(focus.device)  # (B, T)
+        sampled = focus & (draw < ratio)
+        return sampled if bool(sampled.any()) else focus
+
+    def zero(self) -> torch.Tensor:
+        """A scalar zero loss on the model's device."""
+        return torch.zeros((), device=self.lm.device)
+
+
+def layer_mean(values: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack(values).mean()
+
+
+def deviation(v: dict[int, torch.Tensor], cached: Cached, mask: torch.Tensor) -> float:
+    """KRD of the MLP outputs v {layer: (B, T, d)} against the cached originals (float, no gradient)."""
+    with torch.no_grad():
+        return float(layer_mean([obj.krd(v[i], cached.v0[i], mask) for i in v]))
+
+
+def drift_only(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
+    """No retain loss; the retain drift is still measured (no gradient)."""
+    with torch.no_grad():
+        _, v = ctx.replay.run(cached, stop=ctx.top + 1)
+    return ctx.zero(), deviation(v, cached, cached.batch.real)

@@ -1,0 +1,216 @@
+"""Unlearn facts by deviating their MLP representations (KUDA), as a generator of step records.
+
+    >>> snap = WeightSnapshot()                                   # keeps the originals for Reset
+    >>> for record in iter_unlearn(lm, forget, retain, texts, UnlearnConfig(layers=(4, 5, 6)), snap):
+    ...     print(record.step, record.loss, record.krd, record.forget_acc)
+    >>> reset(lm, snap)                                           # bit-exact original weights
+
+Only the MLP output projections of `layers` train (optionally the input projections). The
+stream entering the first trained layer is cached once (the layers below are frozen and see fixed
+inputs), together with the original MLP outputs v0, so each step replays only the trained layers
+(all layers above the first for output losses: GA, NPO, ...). After every Adam update the step
+is projected on the relaxed null space of the retained keys: W <- W_prev + proj(W - W_prev).
+Closing the generator (Stop) keeps the weights reached so far; hooks never outlive a forward
+pass and requires_grad / train mode are put back as found. A NaN / inf loss or running out of
+memory rolls the weights back to the start of the run and ends with a record saying so.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import torch
+
+from kuda_core.forget.config import StepRecord, UnlearnConfig
+from kuda_core.forget.context import StepContext
+from kuda_core.forget.methods import get_method
+from kuda_core.forget.replay import answer_accuracy
+from kuda_core.forget.setup import build_context, trainable_names
+from kuda_core.model.architectures import get_module
+from kuda_core.model.loading import LoadedModel
+from kuda_core.model.snapshot import WeightSnapshot
+
+
+def reset(lm: LoadedModel, snapshot: WeightSnapshot) -> None:
+    """Put back the weights saved in `snapshot` (bit-exact)."""
+    snapshot.restore(lm.model)
+
+
+def unlearn(lm: LoadedModel, forget_facts, retain_facts=(), general_texts=(), config: UnlearnConfig = UnlearnConfig(),
+            snapshot: WeightSnapshot | None = None) -> list[StepRecord]:
+    """unlearn(lm, forget, retain, texts, config, snapshot) -> every StepRecord (iter_unlearn to the end)."""
+    return list(iter_unlearn(lm, forget_facts, retain_facts, general_texts, config, snapshot))
+
+
+def iter_unlearn(
+    lm: LoadedModel,
+    forget_facts: Sequence,
+    retain_facts: Sequence = (),
+    general_texts: Sequence[str] = (),
+    config: UnlearnConfig = UnlearnConfig(),
+    snapshot: WeightSnapshot | None = None,
+) -> Iterator[StepRecord]:
+    """iter_unlearn(lm, forget, retain, texts, config, snapshot) -> StepRecord per step.
+
+    Facts are objects with .prompt, .subject, .answer (kuda_core.data.facts.Fact). `snapshot`
+    (if given) is extended with the trained weights before they change, for a later Reset.
+    Between two records the model is left as any other caller expects it (flags as found).
+    """
+    started = time.perf_counter()
+    if not forget_facts:
+        raise ValueError("No facts to forget")
+    bad = [i for i in config.layers if i >= lm.n_layers]
+    if bad:
+        raise ValueError(f"Layers {bad} do not exist: this model has {lm.n_layers} layers (0..{lm.n_layers - 1})")
+    modules = trainable_names(lm, config)
+    params = [get_module(lm.model, n).weight for n in modules]
+    names = [n + ".weight" for n in modules]
+    if snapshot is not None:
+        snapshot.extend(lm.model, names)
+    run_start = WeightSnapshot.take(lm.model, names)
+    step = 0
+    try:
+        with _only_trainable(lm.model, ()):
+            ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules)
+            record = _record(ctx, 0, None, _evaluate(ctx), started, "start",
+                             f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
+                             f"{len(general_texts)} texts; {ctx.note}")
+        yield record
+        optimizer = torch.optim.Adam(params, lr=config.lr)
+        for step in range(1, config.steps + 1):
+            with _only_trainable(lm.model, params):
+                stats = _train_step(ctx, optimizer, params, step)
+                if stats is None:
+                    run_start.restore(lm.model)
+                    record = _record(ctx, step, None, None, started, "error",
+                                     f"Loss became NaN / inf at step {step}: weights rolled back to the start of the "
+                                     "run. Lower lr or beta.")
+                else:
+                    record = _after_step(ctx, step, stats, started)
+            yield record
+            if record.status != "running":
+                return
+    except torch.OutOfMemoryError:
+        run_start.restore(lm.model)
+        if lm.device.type == "cuda":
+            torch.cuda.empty_cache()
+        yield _error_record(config, step, started,
+                            f"Out of GPU memory at step {step}: lower retain_batch ({config.retain_batch}), "
+                            f"max_text_tokens ({config.max_text_tokens}) or the number of layers; weights rolled back.")
+
+
+@contextmanager
+def _only_trainable(model: torch.nn.Module, params):
+    """For the block: eval mode, gradients on and only `params` requiring them; all put back after."""
+    found = [(p, p.requires_grad) for p in model.parameters()]
+    was_training = model.training
+    try:
+        model.eval()
+        for p, _ in found:
+            p.requires_grad_(False)
+        for p in params:
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, flag in found:
+            p.grad = None
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def _after_step(ctx: StepContext, step: int, stats: dict, started: float) -> StepRecord:
+    """The step's record: cheap forget check for stop_at, full evaluation on evaluation / last steps."""
+    config = ctx.config
+    check = config.stop_at is not None and step % config.check_every == 0
+    evaluation = _evaluate(ctx, retain=False) if check else {}
+    forgotten = check and evaluation["forget_acc"] <= config.stop_at
+    last = step == config.steps or forgotten
+    if last or (config.eval_every and step % config.eval_every == 0):
+        evaluation = _evaluate(ctx)
+    message = f"Step {step}/{config.steps}"
+    if last:
+        reason = f"forget accuracy {evaluation['forget_acc']:.0%} <= stop_at, stopped early; " if forgotten else ""
+        message += f": {reason}done in {time.perf_counter() - started:.1f} s"
+    return _record(ctx, step, stats, evaluation, started, "done" if last else "running", message)
+
+
+def _train_step(ctx: StepContext, optimizer, params, step: int) -> dict | None:
+    """One update: separate forget / retain gradients, Adam, projected step. None on NaN / inf."""
+    method = get_method(ctx.config.method)
+    forget_loss, krd_value = method.forget_term(ctx, ctx.forget[(step - 1) % len(ctx.forget)])
+    retain_cached = ctx.next_retain()
+    if retain_cached is None:
+        retain_loss, drift = ctx.zero(), float("nan")
+    else:
+        retain_loss, drift = method.retain_term(ctx, retain_cached)
+    total = forget_loss + retain_loss
+    if not torch.isfinite(total):
+        return None
+    g_f = _grads(forget_loss, params)
+    g_r = _grads(retain_loss, params)
+    grad_cos = _cosine([ctx.project(n, g) for n, g in zip(ctx.modules, g_f)], g_r)
+    previous = [p.detach().clone() for p in params]
+    for p, a, b in zip(params, g_f, g_r):
+        p.grad = a + b
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for name, p, prev in zip(ctx.modules, params, previous):
+            if name in ctx.projectors:
+                p.copy_(prev + ctx.project(name, p - prev))
+    return {"loss": total.item(), "forget_loss": forget_loss.item(), "retain_loss": retain_loss.item(),
+            "krd": krd_value, "retain_drift": drift, "grad_cos": grad_cos}
+
+
+def _grads(loss: torch.Tensor, params) -> list[torch.Tensor]:
+    if not loss.requires_grad:
+        return [torch.zeros_like(p) for p in params]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+
+def _cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    dot = sum(float((x.float() * y.float()).sum()) for x, y in zip(a, b))
+    na = math.sqrt(sum(float(x.float().pow(2).sum()) for x in a))
+    nb = math.sqrt(sum(float(y.float().pow(2).sum()) for y in b))
+    return dot / (na * nb) if na > 0 and nb > 0 else float("nan")
+
+
+def _evaluate(ctx: StepContext, retain: bool = True) -> dict:
+    """Top-1 accuracy and mean p(answer) on forget (and retain) facts, replayed from the cache."""
+    out = {}
+    for label, batches in (("forget", ctx.forget), ("retain", ctx.retain if retain else [])):
+        hits, probs = [], []
+        for cached in batches:
+            if bool(cached.batch.is_fact.any()):
+                hit, prob = answer_accuracy(ctx.replay, cached)
+                hits.append(hit.float().cpu())
+                probs.append(prob.float().cpu())
+        if hits:
+            out[f"{label}_acc"] = float(torch.cat(hits).mean())
+            out[f"{label}_prob"] = float(torch.cat(probs).mean())
+    return out
+
+
+def _record(ctx, step, stats, evaluation, started, status, message) -> StepRecord:
+    stats = stats or {}
+    evaluation = evaluation or {}
+    nan = float("nan")
+    return StepRecord(
+        step=step, total_steps=ctx.config.steps,
+        loss=stats.get("loss", nan), forget_loss=stats.get("forget_loss", nan),
+        retain_loss=stats.get("retain_loss", nan), krd=stats.get("krd", 0.0 if step == 0 else nan),
+        retain_drift=stats.get("retain_drift", 0.0 if step == 0 else nan), grad_cos=stats.get("grad_cos", nan),
+        forget_acc=evaluation.get("forget_acc"), retain_acc=evaluation.get("retain_acc"),
+        forget_prob=evaluation.get("forget_prob"), retain_prob=evaluation.get("retain_prob"),
+        elapsed_s=time.perf_counter() - started, status=status, message=message,
+    )
+
+
+def _error_record(config, step, started, message) -> StepRecord:
+    nan = float("nan")
+    return StepRecord(step, config.steps, nan, nan, nan, nan, nan, nan, None, None, None, None,
+                      time.perf_counter() - started, "error", message)

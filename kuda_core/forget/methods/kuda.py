@@ -1,0 +1,80 @@
+"""KUDA: push the forget facts' MLP representations away from where they were.
+
+Forget term, per forget token and trained layer, with c = cos(v, v0): (1/beta)·softplus(beta·(c − m))
+("softplus"), or c, or c². Retain term: lam · mean‖v − v0‖² / mean‖v0‖² on retain tokens, plus
+optionally retain_kl · KL(original ‖ current) of the next-token distributions. The relaxed
+null-space projection of each step is a shared setting (tau) applied by the loop.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from kuda_core.forget import objectives as obj
+from kuda_core.forget.context import StepContext, deviation, drift_only, layer_mean
+from kuda_core.forget.methods.base import Method, Options, register
+from kuda_core.forget.replay import Cached
+
+
+class KudaOptions(Options):
+    beta: float = Field(10.0, gt=0, description="inverse forgetting temperature: how sharply the push fades once "
+                                                "a representation is about orthogonal to where it was")
+    margin: float = Field(0.0, ge=-1, le=1, description="cosine margin m in softplus(beta (cos - m))")
+    forget_form: Literal["softplus", "cos", "cos2"] = Field(
+        "softplus", description="softplus(beta cos)/beta fades once orthogonal; cos and cos2 keep pushing")
+    norm_weight: float = Field(0.0, ge=0, description="weight of (|v|/|v0| - 1)^2: keeps the norm of the "
+                                                      "representation near the original")
+    lam: float = Field(3.0, ge=0, description="weight of the retain loss (retain representations stay in place)")
+    retain_kl: float = Field(0.0, ge=0, description="weight of KL(original || current) on retain tokens; 0 = off")
+    rho: float = Field(1.0, gt=0, le=1, description="random-ratio sampling: each step uses a share ~ U[rho, 1] "
+                                                    "of the forget tokens; 1 = off")
+    forget_tokens: Literal["subject+last", "subject", "last", "prompt", "all"] = Field(
+        "subject+last", description="forget-fact tokens whose representations are pushed away")
+
+
+def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
+    o = ctx.options
+    _, v = ctx.replay.run(cached, stop=ctx.top + 1)
+    mask = ctx.forget_mask(cached, o.rho)
+    loss = layer_mean([
+        obj.kuda_forget_loss(v[i], cached.v0[i], mask, o.beta, o.margin, o.forget_form, o.norm_weight) for i in v
+    ])
+    return loss, deviation(v, cached, cached.batch.focus)
+
+
+def retain_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
+    o = ctx.options
+    real = cached.batch.real
+    if o.lam == 0 and o.retain_kl == 0:
+        return drift_only(ctx, cached)
+    if o.retain_kl:
+        h_top, v = ctx.replay.run(cached)
+    else:
+        _, v = ctx.replay.run(cached, stop=ctx.top + 1)
+    loss = o.lam * layer_mean([obj.retain_repr_loss(v[i], cached.v0[i], real) for i in v])
+    if o.retain_kl:
+        loss = loss + o.retain_kl * _kl_on_real(ctx, cached, h_top)
+    return loss, deviation(v, cached, real)
+
+
+def _kl_on_real(ctx: StepContext, cached: Cached, h_top: torch.Tensor) -> torch.Tensor:
+    """KL(original ‖ current) of next-token distributions on the real tokens of a batch."""
+    rows, cols = cached.batch.real.nonzero(as_tuple=True)                  # (N,), (N,)
+    logits = ctx.replay.head(h_top, rows, cols)                            # (N, V)
+    with torch.no_grad():
+        ref = ctx.replay.head(cached.h0[ctx.lm.n_layers - 1], rows, cols)  # (N, V)
+    return obj.kl_retain_loss(logits, ref, torch.ones_like(rows, dtype=torch.bool))
+
+
+def _block_outputs(options: KudaOptions, top: int, n_layers: int) -> tuple[int, ...]:
+    return (n_layers - 1,) if options.retain_kl else ()
+
+
+KUDA = register(Method(
+    name="kuda", title="KUDA",
+    description="push the forget facts' MLP representations away from where they were (cosine, inverse "
+                "temperature beta), keep retain ones in place, project each step on the retain null space",
+    options=KudaOptions, forget_term=forget_term, retain_term=retain_term, block_outputs=_block_outputs,
+))

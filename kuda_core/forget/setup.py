@@ -1,0 +1,115 @@
+"""Everything an unlearning run prepares before its first step, in one no-grad pass per batch.
+
+    >>> modules = trainable_names(lm, config)       # MLP output projections (+ input projections)
+    >>> ctx = build_context(lm, forget, retain, texts, config, modules)   # StepContext
+
+Forget facts and retain facts / texts are tokenized and cached (the stream entering the first
+trained layer, the original MLP outputs v0, block outputs a method needs); retain keys feed the
+key covariance of each trained projection, whose eigendecomposition is cached across runs
+(nullspace.PROJECTORS); each trained projection gets its relaxed null-space projector.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from kuda_core.forget import nullspace as ns
+from kuda_core.forget.config import UnlearnConfig
+from kuda_core.forget.context import StepContext
+from kuda_core.forget.methods import get_method
+from kuda_core.forget.replay import Replay, fact_rows, make_batches, text_rows
+from kuda_core.model.architectures import get_module
+from kuda_core.model.loading import LoadedModel
+from kuda_core.model.tokens import pad_id_of
+
+
+def trainable_names(lm: LoadedModel, config: UnlearnConfig) -> list[str]:
+    """Module names trained by a config: MLP output projections (+ input projections)."""
+    names = [lm.spec.mlp_out.format(i) for i in config.layers]
+    if config.train_inputs:
+        names += [t.format(i) for i in config.layers for t in lm.spec.mlp_in]
+    return names
+
+
+def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, config, modules: list[str]) -> StepContext:
+    """Tokenize; cache streams, v0 and retain keys in one no-grad pass per batch; build projectors."""
+    generator = torch.Generator().manual_seed(config.seed)
+    method = get_method(config.method)
+    pad = pad_id_of(lm.tokenizer)
+    forget_rows = fact_rows(lm, forget_facts, method.forget_tokens(config.options))
+    retain_fact_rows = fact_rows(lm, retain_facts, "prompt")
+    retain_text_rows = text_rows(lm, general_texts, config.max_text_tokens)
+    retain_rows = retain_fact_rows + retain_text_rows
+    block_out = method.block_outputs(config.options, max(config.layers), lm.n_layers)
+    replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
+    forget = [replay.cache(b) for b in make_batches(forget_rows, config.forget_batch, pad, lm.device)]
+
+    spectra, accumulators = _cached_spectra(lm, config, modules, retain_rows)
+    keep = min(1.0, config.max_keys / max(sum(len(r.ids) for r in retain_rows), 1))
+    retain_batches = (make_batches(retain_fact_rows, config.retain_batch, pad, lm.device)
+                      + make_batches(retain_text_rows, config.retain_batch, pad, lm.device))
+    retain = [replay.cache(b, accumulators, keep, generator) for b in retain_batches]
+
+    projectors, note = {}, "no null-space projection"
+    for name, (key, spectrum) in spectra.items():
+        if spectrum is None:
+            acc = accumulators[_key_module(lm, name)]
+            spectrum = ns.PROJECTORS.spectrum(key, lambda acc=acc: ns.eigen(acc.covariance(), acc.count))
+        projector = ns.low_rank_projector(spectrum, config.tau, config.tau_mode, config.gamma)
+        projectors[name] = dataclasses.replace(projector, basis=projector.basis.to(lm.device))
+        if name == modules[0]:
+            note = (f"null space: {projectors[name].null_fraction:.0%} of key directions free at layer "
+                    f"{config.layers[0]} (tau={config.tau:g} {config.tau_mode}, gamma={config.gamma:g}, "
+                    f"{spectrum.count} retain keys)")
+    transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
+    ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, retain=retain,
+                      projectors=projectors, transposed=transposed, modules=modules,
+                      generator=generator, note=note)
+    method.prepare(ctx)
+    return ctx
+
+
+def _cached_spectra(lm, config, modules, retain_rows) -> tuple[dict, dict[str, ns.KeyCovariance]]:
+    """{module: (cache key, cached Spectrum or None)} and key accumulators for the uncached ones.
+
+    The cache key names the model, the key module, the retain data and the current weights of
+    the blocks up to that layer (an earlier edit changes the keys).
+    """
+    spectra: dict[str, tuple] = {}
+    accumulators: dict[str, ns.KeyCovariance] = {}
+    if config.tau is None or not retain_rows:
+        return spectra, accumulators
+    rows_hash = ns.data_hash([r.ids for r in retain_rows] + [[config.max_keys, config.seed]])
+    per_layer: dict[int, list[torch.Tensor]] = {}
+    for n, p in lm.model.named_parameters():
+        if _layer_of(lm, n) is not None:
+            per_layer.setdefault(_layer_of(lm, n), []).append(p)
+    prints = {layer: ns.weights_fingerprint(ps) for layer, ps in per_layer.items() if layer <= max(config.layers)}
+    for name in modules:
+        layer, key_module = _layer_of(lm, name), _key_module(lm, name)
+        key = (lm.name, key_module, rows_hash, "".join(prints[i] for i in sorted(prints) if i <= layer))
+        cached = ns.PROJECTORS.spectrum(key, lambda: None) if ns.PROJECTORS.has_spectrum(key) else None
+        spectra[name] = (key, cached)
+        if cached is None:
+            accumulators.setdefault(key_module, ns.KeyCovariance(_key_dim(lm, name)))
+    return spectra, accumulators
+
+
+def _layer_of(lm: LoadedModel, name: str) -> int | None:
+    prefix = lm.spec.layers + "."
+    if not name.startswith(prefix):
+        return None
+    return int(name[len(prefix):].split(".")[0])
+
+
+def _key_module(lm: LoadedModel, name: str) -> str:
+    """The module whose input is the key of a trained projection (input projections: the MLP)."""
+    layer = _layer_of(lm, name)
+    return name if name == lm.spec.mlp_out.format(layer) else lm.spec.mlp.format(layer)
+
+
+def _key_dim(lm: LoadedModel, name: str) -> int:
+    weight = get_module(lm.model, name).weight
+    transposed = not isinstance(get_module(lm.model, name), torch.nn.Linear)
+    return weight.shape[0] if transposed else weight.shape[1]

@@ -1,0 +1,115 @@
+"""Original vs unlearned answers, prompt by prompt: greedy text, p and rank of the answer, top-k, coherence.
+
+    >>> rows = compare_answers(lm, snap, prompts, answers)     # [AnswerComparison], original vs now
+    >>> for index, row in iter_compare_answers(lm, snap, prompts): ...   # stoppable, in batches
+
+"Original" comes from the same model with the snapshot's original weights swapped in
+(`snapshot.original`), so no second copy of the model is needed; with snapshot=None the model
+is taken as unedited and both sides agree.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+
+from kuda_core.inspect.coherence import CoherenceConfig, check_coherence
+from kuda_core.model.generation import greedy_batch, next_token_stats
+from kuda_core.model.loading import LoadedModel
+from kuda_core.model.snapshot import WeightSnapshot
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    batch_size: int = 32              # prompts per forward pass
+    max_new_tokens: int = 20          # length of the greedy answers that are compared
+    top_k: int = 5                    # next tokens shown per answer
+    coherence: CoherenceConfig = field(default_factory=CoherenceConfig)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size!r}")
+        if not 1 <= self.max_new_tokens <= 256:
+            raise ValueError(f"max_new_tokens must be in [1, 256], got {self.max_new_tokens!r}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
+
+
+@dataclass(frozen=True)
+class AnswerComparison:
+    prompt: str
+    answer: str                  # the scored answer (default: the original greedy next token)
+    original_text: str           # greedy continuation before / after
+    current_text: str
+    original_p: float            # P(first answer token) before / after
+    current_p: float
+    original_rank: int
+    current_rank: int
+    original_top: tuple[tuple[str, float], ...]   # top-k next tokens before / after
+    current_top: tuple[tuple[str, float], ...]
+    changed: bool                # the greedy continuation differs
+    coherent: bool               # the current continuation passes the coherence check
+    original_coherent: bool      # the original continuation does (the baseline)
+    perplexity: float            # of the current continuation under the original model
+    repetition: float            # repeated word n-gram share of the current continuation
+
+    def row(self) -> dict:
+        """Flat dict for a table (top-k lists as 'token (p)' strings)."""
+        out = asdict(self)
+        for key in ("original_top", "current_top"):
+            out[key] = ", ".join(f"{t!r} ({p:.2f})" for t, p in getattr(self, key))
+        return out
+
+
+def original_weights(lm: LoadedModel, snapshot: WeightSnapshot | None):
+    """Context with the original weights swapped in (a no-op without a snapshot)."""
+    return snapshot.original(lm.model) if snapshot is not None else nullcontext()
+
+
+def iter_compare_answers(
+    lm: LoadedModel,
+    snapshot: WeightSnapshot | None,
+    prompts: Sequence[str],
+    answers: Sequence[str] | None = None,
+    config: CompareConfig = CompareConfig(),
+) -> Iterator[tuple[int, AnswerComparison]]:
+    """Yield (index, AnswerComparison) per prompt, computed config.batch_size prompts at a time.
+
+    Greedy answers are generated in left-padded batches (answers.greedy_batch); stop early by
+    closing the generator.
+    """
+    if answers is not None and len(answers) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
+    size = config.batch_size
+    for start in range(0, len(prompts), size):
+        part = list(prompts[start:start + size])
+        wanted = list(answers[start:start + size]) if answers is not None else None
+        with original_weights(lm, snapshot):
+            before_text = greedy_batch(lm, part, config.max_new_tokens, size)
+            before = next_token_stats(lm, part, wanted, config.top_k, size)
+        after_text = greedy_batch(lm, part, config.max_new_tokens, size)
+        after = next_token_stats(lm, part, [b.answer_id for b in before], config.top_k, size)
+        checks = check_coherence(lm, part + part, after_text + before_text, snapshot, config.coherence)
+        for j, prompt in enumerate(part):
+            now, then = checks[j], checks[len(part) + j]
+            yield start + j, AnswerComparison(
+                prompt=prompt, answer=before[j].answer,
+                original_text=before_text[j], current_text=after_text[j],
+                original_p=before[j].answer_p, current_p=after[j].answer_p,
+                original_rank=before[j].answer_rank, current_rank=after[j].answer_rank,
+                original_top=before[j].top, current_top=after[j].top,
+                changed=after_text[j] != before_text[j],
+                coherent=now.coherent, original_coherent=then.coherent,
+                perplexity=now.perplexity, repetition=now.repetition,
+            )
+
+
+def compare_answers(
+    lm: LoadedModel,
+    snapshot: WeightSnapshot | None,
+    prompts: Sequence[str],
+    answers: Sequence[str] | None = None,
+    config: CompareConfig = CompareConfig(),
+) -> list[AnswerComparison]:
+    """compare_answers(lm, snap, prompts, answers=None) -> [AnswerComparison] in input order."""
+    return [row for _, row in iter_compare_answers(lm, snapshot, prompts, answers, config)]

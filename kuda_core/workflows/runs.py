@@ -1,0 +1,89 @@
+"""One Forget run as a typed record, the generator that fills it, and its run.json.
+
+    >>> run = RunRecord(choice, build_split(choice), UnlearnConfig.create("kuda", layers=(4, 5, 6)))
+    >>> for step in iter_run(lm, run, snapshot): ...        # StepRecords; run.records fills up
+    >>> run.status, run.last.forget_acc, run.description()
+    >>> run_config_of(run, model="default", device="auto")  # RunConfig, the same run headless
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kuda_core.data.splits import DataSplit
+from kuda_core.forget.config import StepRecord, UnlearnConfig
+from kuda_core.forget.loop import iter_unlearn
+from kuda_core.forget.methods import get_method
+from kuda_core.model.loading import LoadedModel
+from kuda_core.model.snapshot import WeightSnapshot
+from kuda_core.run_config import RunConfig
+from kuda_core.workflows.data import DataChoice
+
+RUN_STATUSES = ("new", "running", "done", "stopped", "error")
+
+
+@dataclass
+class RunRecord:
+    choice: DataChoice                 # what the user picked
+    data: DataSplit                    # the split the run used
+    config: UnlearnConfig
+    records: list[StepRecord] = field(default_factory=list)
+    status: str = "new"                # see RUN_STATUSES
+    seconds: float = 0.0               # wall time of the run
+    note: str = ""                     # e.g. "tuned: tau 0.1, beta 10"
+
+    @property
+    def last(self) -> StepRecord | None:
+        return self.records[-1] if self.records else None
+
+    @property
+    def steps_done(self) -> int:
+        return self.last.step if self.last is not None else 0
+
+    def description(self) -> str:
+        """One line: method, layers, data and how far it got."""
+        method = get_method(self.config.method).title
+        layers = ", ".join(map(str, self.config.layers))
+        text = f"{method} on layers {layers}, {self.data.description}, step {self.steps_done}/{self.config.steps}"
+        if self.status in ("stopped", "error"):
+            text += f" ({self.status})"
+        return text + (f"; {self.note}" if self.note else "")
+
+    def step_rows(self) -> list[dict]:
+        return [r.to_dict() for r in self.records]
+
+
+def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = None) -> Iterator[StepRecord]:
+    """The step records of the run (iter_unlearn), kept in run.records; run.status says how it ended.
+
+    Closing the generator early (Stop) keeps the weights reached so far and marks the run "stopped".
+    """
+    started = time.perf_counter()
+    run.status = "running"
+    data = run.data
+    steps = iter_unlearn(lm, data.forget, data.retain_used, data.texts_used, run.config, snapshot)
+    try:
+        for record in steps:
+            run.records.append(record)
+            run.seconds = time.perf_counter() - started
+            yield record
+        run.status = "error" if run.last is not None and run.last.status == "error" else "done"
+    finally:
+        steps.close()
+        if run.status == "running":
+            run.status = "stopped"
+
+
+def run_config_of(run: RunRecord, model: str, device: str = "auto") -> RunConfig:
+    """The run configuration that repeats `run` headless (only settings that differ from the method's defaults)."""
+    config = run.config
+    defaults = UnlearnConfig.create(config.method, layers=config.layers).settings()
+    settings = {k: v for k, v in config.settings().items() if k != "layers" and v != defaults.get(k)}
+    return RunConfig.from_dict({
+        "model": model, "device": device,
+        "probes": {"holdout_fraction": run.choice.holdout_fraction, "seed": run.choice.seed},
+        "locate": {"layers": list(config.layers)},
+        "forget": {**run.choice.forget_section(), "method": config.method, **settings},
+        "evaluate": {},
+    })
