@@ -73,6 +73,15 @@ def test_load_probes_and_general_texts_from_the_repo():
         assert len(fact.paraphrases) >= 2 and all(fact.subject in p for p in fact.paraphrases), fact
         assert fact.prompt not in fact.paraphrases
     assert len({(f.prompt, f.answer) for f in facts}) == len(facts), "duplicate facts"
+    by_relation = {}
+    for fact in facts:
+        by_relation.setdefault(fact.relation, []).append(fact)
+    big = [r for r, group in by_relation.items() if len(group) >= 20]
+    assert len(big) >= 8, {r: len(g) for r, g in by_relation.items()}  # every probe is known: the slow test below
+    for relation in big:  # forget half of a relation, keep the rest: answers must vary, subjects must not repeat
+        group = by_relation[relation]
+        assert len({f.answer for f in group}) >= 4, relation
+        assert len({f.subject for f in group}) == len(group), relation
     texts = load_general_texts()
     assert len(texts) >= 30 and all(20 < len(t) < 600 for t in texts)
     assert len(set(texts)) == len(texts)
