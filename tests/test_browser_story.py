@@ -58,7 +58,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     page.locator("#forget-run").click()
     _wait_text(page, "#forget-message", "done")
     assert page.locator("#forget-curves .js-plotly-plot").count() == 1
-    assert "EDITED" in page.locator("#forget-status").inner_text()
+    assert "your edit" in page.locator("#forget-status").inner_text()
     screenshot(page, "story_2_forget")
 
     # Compare: the forgotten fact's answer changed

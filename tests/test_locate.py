@@ -68,36 +68,3 @@ def test_other_token_note_is_none_when_both_scorings_agree():
     by_token = suggestions_by_token([grid], [(1, 2)], size=2)
     assert by_token["last"].layers == by_token["strongest"].layers == (2, 3)
     assert other_token_note(by_token, "last") is None
-
-
-def test_locate_tab_text_shows_the_suggestion_and_the_other_scoring():
-    from ui.locate_tab import _layer_outputs
-
-    grid = np.zeros((4, 6))
-    grid[1, 1:3] = [0.4, 0.3]
-    grid[2, 4] = 0.05
-    curve, text, selector = _layer_outputs([grid], [(1, 3)], 6, "last", 2, True)
-    assert "Suggested layers: 3, 4" in text and "last subject token" in text
-    assert "strongest subject token would suggest layers 1, 2" in text
-    assert selector["value"] == [3, 4] and selector["choices"] == list(range(6))
-    assert len(curve.data) >= 1
-    _, text, selector = _layer_outputs([grid], [(1, 3)], 6, "strongest", 2, True)
-    assert "Suggested layers: 1, 2" in text and selector["value"] == [1, 2]
-
-
-def test_locate_tab_rescores_the_last_trace_without_tracing_again():
-    from ui.locate_tab import rescore
-    from ui.session import HOLDER
-
-    grid = np.zeros((4, 6))
-    grid[1, 1:3] = [0.4, 0.3]
-    grid[2, 4] = 0.05
-    scored = {"effects": [grid], "ranges": [(1, 3)], "note": "  \naveraged over 1 fact", "version": HOLDER.version}
-    _, text, selector = rescore(scored, "strongest", 2, True)
-    assert "Suggested layers: 1, 2" in text and text.endswith("averaged over 1 fact")
-    assert selector["value"] == [1, 2]
-    _, text, selector = rescore(scored, "last", 3, True)
-    assert "Suggested layers: 2, 3, 4" in text and selector["value"] == [2, 3, 4]
-    assert all(update == {"__type__": "update"} for update in rescore(None, "last", 3, True))
-    stale = dict(scored, version=HOLDER.version - 1)  # the model changed since that trace
-    assert all(update == {"__type__": "update"} for update in rescore(stale, "last", 3, True))

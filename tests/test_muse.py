@@ -9,9 +9,10 @@ import pytest
 from kuda_core.inspect.benchmarks import muse
 from kuda_core.model.logprobs import sequence_logprobs
 from kuda_core.inspect.benchmarks.muse import (
-    MuseConfig, MuseData, cut_at_stop, iter_muse_metrics, knowmem, knowmem_prompt, load_muse, membership_auc, min_k_score,
+    MuseConfig, cut_at_stop, iter_muse_metrics, knowmem, knowmem_prompt, membership_auc, min_k_score,
     min_k_scores, muse_metrics, privleak, privleak_from_auc, rouge_l, verbmem,
 )
+from kuda_core.inspect.benchmarks.muse_data import MuseData, load_muse
 
 FIXTURE = Path(__file__).parent / "fixtures" / "muse"
 

@@ -1,162 +1,92 @@
 """The "Compare" tab: original vs unlearned answers, representation drift, tracing and null space."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import gradio as gr
 import pandas as pd
 
-from kuda_core.drift import krd, layer_drift, pca_view
-from kuda_core.evaluate import EvalConfig, iter_compare_answers
-from kuda_core.nullspace_report import nullspace_report
-from kuda_core.plots import drift_chart, eigen_spectrum, pca_scatter, trace_heatmap
-from kuda_core.replay import strip_article
-from kuda_core.tracing import KINDS, TraceConfig, iter_trace
+from kuda_core.inspect.compare import CompareConfig
+from kuda_core.locate.config import KINDS, TraceConfig
+from kuda_core.report.plots import drift_chart, eigen_spectrum, pca_scatter, trace_heatmap
+from kuda_core.workflows import jobs
+from kuda_core.workflows.summaries import PROMPT_SETS, answers_summary, compare_prompts
 from ui.errors import user_errors
-from ui.session import HOLDER
-
-PROMPT_SETS = ("forget facts", "forget paraphrases", "retain neighbours (held out)", "free text")
+from ui.session import HOST
 
 # set, prompt, answer, original, unlearned fit a laptop screen side by side; the numbers scroll
 ANSWER_COLUMN_WIDTHS = ["110px", "210px", "80px", "230px", "230px", "70px", "70px", "60px", "60px", "220px",
                         "75px", "75px", "90px"]
 
 
-def _run():
-    if HOLDER.last_run is None or HOLDER.snapshot is None:
-        raise ValueError("Nothing to compare yet: run Forget first")
-    return HOLDER.last_run
-
-
-def _prompts(chosen: list[str], free_text: str, limit: int) -> list[tuple[str, str | None, str]]:
-    """(prompt, answer or None, set name) rows for the chosen sets, at most `limit` per set."""
-    rows = []
-    data = HOLDER.last_run["data"] if HOLDER.last_run else None
-    for name in chosen:
-        if name == "free text":
-            rows += [(line, None, name) for line in (free_text or "").splitlines() if line.strip()][:limit]
-            continue
-        if data is None:
-            raise ValueError("Run Forget first, or compare free text only")
-        if name == "forget facts":
-            rows += [(f.prompt, f.answer, name) for f in data.forget][:limit]
-        elif name == "forget paraphrases":
-            rows += [(p, f.answer, name) for f in data.forget for p in f.paraphrases][:limit]
-        else:
-            rows += [(f.prompt, f.answer, name) for f in (data.retain_held or data.retain_used)][:limit]
-    if not rows:
-        raise ValueError("Choose at least one prompt set (or type free-text prompts)")
-    return rows
-
-
 def _styled(frame: pd.DataFrame):
     def colour(row):
-        shade = "background-color: #fde2e1" if row["changed"] else ""
-        return [shade] * len(row)
+        return ["background-color: #fde2e1" if row["changed"] else ""] * len(row)
     return frame.style.apply(colour, axis=1).format(
         {"p before": "{:.4f}", "p after": "{:.4f}", "ppl (original model)": "{:.1f}"})
 
 
 @user_errors
-def compare_clicked(chosen, free_text, limit, max_new_tokens, progress=gr.Progress()):
-    lm = HOLDER.require()
-    rows = _prompts(chosen, free_text, int(limit))
-    config = EvalConfig(max_new_tokens=int(max_new_tokens), top_k=5)
-    table = []
-    for number, (prompt, answer, set_name) in enumerate(rows):
-        answers = [answer] if answer is not None else None
-        _, row = next(iter_compare_answers(lm, HOLDER.snapshot, [prompt], answers, config))
-        table.append({
-            "set": set_name, "prompt": prompt, "answer": row.answer, "original": row.original_text,
-            "unlearned": row.current_text, "p before": round(row.original_p, 4), "p after": round(row.current_p, 4),
-            "rank before": row.original_rank, "rank after": row.current_rank,
-            "top-5 after": ", ".join(f"{t!r} {p:.2f}" for t, p in row.current_top),
-            "changed": row.changed, "coherent": "yes" if row.coherent else "NO",
-            "ppl (original model)": round(row.perplexity, 1),
-        })
-        progress((number + 1) / len(rows), desc=f"prompt {number + 1}/{len(rows)}")
-        frame = pd.DataFrame(table)
-        yield _styled(frame), _summary(frame)
-    HOLDER.last_compare = frame
-    yield _styled(frame), "Done. " + _summary(frame)
-
-
-def _summary(frame: pd.DataFrame) -> str:
-    """Changed and coherent answers per prompt set, and how coherence is judged."""
-    parts = [f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, "
-             f"{int((rows['coherent'] == 'yes').sum())} coherent" for name, rows in frame.groupby("set", sort=False)]
-    return ("; ".join(parts) + ". Coherent = perplexity of the answer under the original model and its "
-            "repetition rate within the thresholds of kuda_core.coherence.")
+def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=gr.Progress()):
+    data = visitor.run.data if visitor.run is not None and visitor.edit is not None else None
+    rows = compare_prompts(data, chosen or [], free_text, int(limit or 0))
+    config = CompareConfig(max_new_tokens=int(max_new_tokens), top_k=5)
+    table = None
+    for done, total, table in jobs.iter_compare(HOST, visitor, rows, config):
+        progress(done / total, desc=f"prompt {done}/{total}")
+        yield _styled(table), answers_summary(table)
+    visitor.keep("comparison", table, HOST)
+    yield _styled(table), ("Done. " + answers_summary(table) + ". Coherent = perplexity of the answer under the "
+                           "original model and its repetition rate within the thresholds of kuda_core.inspect.coherence.")
 
 
 @user_errors
-def drift_clicked(pca_layer):
-    lm = HOLDER.require()
-    run = _run()
-    data, layers = run["data"], list(run["config"].layers)
-    forget = [f.prompt for f in data.forget]
-    retain = [f.prompt for f in (data.retain_held or data.retain_used)]
-    series, details = {}, []
-    for name, prompts in (("forget", forget), ("retain", retain)):
-        result = layer_drift(lm, HOLDER.snapshot, prompts)
-        series[name] = result.cosine
-        details.append(f"{name}: max 1-cos {result.cosine.max():.4f} (layer {int(result.cosine.argmax())}), "
-                       f"max relative L2 {result.relative_l2.max():.4f}")
-    value = krd(lm, HOLDER.snapshot, forget, layers, subjects=[strip_article(f.subject) for f in data.forget])
-    layer = int(pca_layer) if pca_layer is not None else layers[len(layers) // 2]
-    view = pca_view(lm, HOLDER.snapshot, forget, retain, min(layer, lm.n_layers - 1))
-    text = f"**KRD on the edited layers {layers}: {value:.3f}** (0 = unchanged, 1 = orthogonal)  \n" + "  \n".join(details)
-    return (drift_chart(result.layers, series, selected=layers), pca_scatter(view.points, view.explained, view.prompts),
-            text)
+def drift_clicked(pca_layer, visitor):
+    summary = jobs.drift(HOST, visitor, int(pca_layer) if pca_layer is not None else None)
+    pca = summary.pca
+    return (drift_chart(summary.layers, summary.cosine, selected=summary.edited),
+            pca_scatter(pca.points, pca.explained, pca.prompts) if pca is not None else None,
+            "  \n".join(summary.lines()))
 
 
 @user_errors
-def retrace_clicked(fact_index, kind, samples, progress=gr.Progress()):
-    lm = HOLDER.require()
-    run = _run()
-    facts = run["data"].forget
-    fact = facts[min(int(fact_index), len(facts) - 1)]
-    config = TraceConfig(kind=kind, samples=int(samples))
-    before = after = None
-    with HOLDER.snapshot.original(lm.model):  # a Stop here still puts the edited weights back
-        for before in iter_trace(lm, fact.prompt, fact.subject, fact.answer, config):
-            progress(0.5 * before.rows_done / len(before.tokens), desc="original model")
-            yield _heat(before, "original"), None, ""
-    for after in iter_trace(lm, fact.prompt, fact.subject, fact.answer, config):
-        progress(0.5 + 0.5 * after.rows_done / len(after.tokens), desc="unlearned model")
-        yield _heat(before, "original"), _heat(after, "unlearned"), ""
-    peak_before = float(before.indirect_effect.max())
-    peak_after = float(after.indirect_effect.max())
-    yield (_heat(before, "original"), _heat(after, "unlearned"),
+def retrace_clicked(fact_index, kind, samples, visitor, progress=gr.Progress()):
+    if visitor.run is None:
+        raise ValueError("Nothing to inspect yet: run Forget first")
+    facts = visitor.run.data.forget
+    index = int(fact_index or 0)
+    if not 0 <= index < len(facts):
+        raise ValueError(f"Forget fact number {index} does not exist: choose 0..{len(facts) - 1}")
+    fact = facts[index]
+    heat = {"original": None, "unlearned": None}
+    results = {}
+    for which, partial in jobs.iter_retrace(HOST, visitor, fact, TraceConfig(kind=kind, samples=int(samples))):
+        results[which] = partial
+        heat[which] = trace_heatmap(partial.scores, partial.tokens, partial.subject_range, partial.kind,
+                                    p_corrupt=partial.p_corrupt, p_clean=partial.p_clean,
+                                    title=f"{which}: restoring the {partial.kind}")
+        half = 0.5 if which == "unlearned" else 0.0
+        progress(half + 0.5 * partial.rows_done / len(partial.tokens), desc=f"{which} model")
+        yield heat["original"], heat["unlearned"], ""
+    before, after = results["original"], results["unlearned"]
+    peak_before, peak_after = float(before.indirect_effect.max()), float(after.indirect_effect.max())
+    verdict = ("Restoring clean states no longer brings the answer back." if peak_after < 0.05
+               else "Some states still carry the answer.")
+    yield (heat["original"], heat["unlearned"],
            f"{fact.prompt} ->{fact.answer}: p clean {before.p_clean:.3f} -> {after.p_clean:.3f}; "
-           f"largest indirect effect {peak_before:.3f} -> {peak_after:.3f}. "
-           f"{'Restoring clean states no longer brings the answer back.' if peak_after < 0.05 else 'Some states still carry the answer.'}")
-
-
-def _heat(result, label: str):
-    return trace_heatmap(result.scores, result.tokens, result.subject_range, result.kind, p_corrupt=result.p_corrupt,
-                         p_clean=result.p_clean, title=f"{label}: restoring the {result.kind}")
+           f"largest indirect effect {peak_before:.3f} -> {peak_after:.3f}. {verdict}")
 
 
 @user_errors
-def nullspace_clicked(progress=gr.Progress()):
-    lm = HOLDER.require()
-    run = _run()
-    config, data = run["config"], run["data"]
-    if config.tau is None:
-        raise ValueError("This run used no null-space projection (tau = 0)")
-    used = [f.text for f in data.retain_used] + list(data.texts_used)
-    held = [f.text for f in data.retain_held] + list(data.texts_held)
+def nullspace_clicked(visitor, progress=gr.Progress()):
     progress(0.1, desc="collecting retain keys")
-    report = nullspace_report(lm, HOLDER.snapshot, list(config.layers), used, held, config.tau, config.tau_mode)
-    figures = [eigen_spectrum(r.eigenvalues, r.threshold, title=f"Layer {r.layer}: retain key spectrum") for r in report]
+    report = jobs.null_space(HOST, visitor)
+    figure = eigen_spectrum(report[0].eigenvalues, report[0].threshold, title=f"Layer {report[0].layer}: retain key spectrum")
     table = pd.DataFrame([{"layer": r.layer, "retain keys": r.n_keys, "null dim": r.null_dim,
                            "of": len(r.eigenvalues), "threshold": r.threshold,
                            "leak on held-out keys": r.leak, "|dW| / |W0|": r.update_norm} for r in report])
-    return figures[0], table.round(6)
+    return figure, table.round(6)
 
 
-def build() -> None:
+def build(visitor: gr.State) -> None:
     with gr.Tab("Compare", id="compare"):
         with gr.Row():
             chosen = gr.CheckboxGroup(list(PROMPT_SETS), value=["forget facts", "retain neighbours (held out)"],
@@ -192,10 +122,10 @@ def build() -> None:
             null_plot = gr.Plot(label="Eigenvalues of the retain key covariance")
         stop = gr.Button("Stop")
     events = [
-        run.click(compare_clicked, [chosen, free_text, limit, max_new], [answers, summary], concurrency_id="model"),
-        drift_run.click(drift_clicked, [pca_layer], [drift_plot, pca_plot, drift_text], concurrency_id="model"),
-        retrace.click(retrace_clicked, [fact_index, kind, samples], [heat_before, heat_after, retrace_text],
-                      concurrency_id="model"),
-        null_run.click(nullspace_clicked, None, [null_plot, null_table], concurrency_id="model"),
+        run.click(compare_clicked, [chosen, free_text, limit, max_new, visitor], [answers, summary], api_name="compare"),
+        drift_run.click(drift_clicked, [pca_layer, visitor], [drift_plot, pca_plot, drift_text], api_name="drift"),
+        retrace.click(retrace_clicked, [fact_index, kind, samples, visitor], [heat_before, heat_after, retrace_text],
+                      api_name="retrace"),
+        null_run.click(nullspace_clicked, [visitor], [null_plot, null_table], api_name="null_space"),
     ]
-    stop.click(None, None, None, cancels=events)
+    stop.click(None, None, None, cancels=events, api_visibility="private")

@@ -2,27 +2,39 @@
 
     >>> @user_errors
     ... def handler(...): ...
+
+Expected errors (bad input, missing files, a model that does not fit) are logged in one line and
+shown as they are; anything else is a fault: its traceback goes to the log and the user is told
+so. Messages are HTML-escaped: what a visitor typed is never rendered as markup.
 """
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 
 import gradio as gr
+import torch
 
-USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError, TypeError)
+USER_ERRORS = (ValueError, LookupError, OSError, ConnectionError)
 log = logging.getLogger("kuda.ui")
 
 
-def _to_gradio(error: Exception) -> gr.Error:
+def to_gradio(error: Exception) -> gr.Error:
+    """The gr.Error a visitor sees for `error` (logged here: one line, or a traceback for a fault)."""
     if isinstance(error, gr.Error):
         return error
-    message = str(error) or type(error).__name__
-    if "out of memory" in message.lower():
-        message = "Out of memory: try fewer samples, a shorter prompt, fewer layers or a smaller model. " + message
-    log.warning("user-facing error: %s", message)
-    return gr.Error(message[:800])
+    if isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower():
+        message = "Out of memory: try fewer samples, a shorter prompt, fewer layers or a smaller model."
+        log.warning("out of memory: %s", str(error)[:200])
+    elif isinstance(error, USER_ERRORS):
+        message = str(error) or type(error).__name__
+        log.info("user error: %s", message[:300])
+    else:
+        log.exception("unexpected error in a handler")
+        message = f"Something went wrong on the server ({type(error).__name__}); the app keeps running."
+    return gr.Error(html.escape(message[:800]))
 
 
 def user_errors(handler):
@@ -32,14 +44,18 @@ def user_errors(handler):
         def generator_wrapper(*args, **kwargs):
             try:
                 yield from handler(*args, **kwargs)
-            except USER_ERRORS as error:
-                raise _to_gradio(error) from error
+            except gr.Error:
+                raise
+            except Exception as error:  # noqa: BLE001 - every fault becomes a message; the app keeps serving
+                raise to_gradio(error) from error
         return generator_wrapper
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except USER_ERRORS as error:
-            raise _to_gradio(error) from error
+        except gr.Error:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise to_gradio(error) from error
     return wrapper

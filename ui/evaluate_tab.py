@@ -1,18 +1,18 @@
 """The "Evaluate" tab: probe accuracy, perplexity, coherence, multiple choice and MUSE, before vs after."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import gradio as gr
-import pandas as pd
 
-from kuda_core.benchmarks import make_benchmarks
-from kuda_core.evaluate import EvalConfig, answers_frame, iter_evaluate
-from kuda_core.plots import evaluation_bars
+from kuda_core.inspect.benchmarks import make_benchmarks
+from kuda_core.inspect.evaluate import EvalConfig
+from kuda_core.report.plots import evaluation_bars
+from kuda_core.workflows import jobs
+from kuda_core.workflows.summaries import answers_table
 from ui.errors import user_errors
-from ui.session import HOLDER
+from ui.session import HOST
 
 ANSWER_SETS = ("forget", "forget paraphrases", "retain (held out)")
+ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "coherent", "ppl (original model)"]
 
 
 def _mc_specs(mc_source: str, mc_file, mc_limit) -> list[dict]:
@@ -20,6 +20,8 @@ def _mc_specs(mc_source: str, mc_file, mc_limit) -> list[dict]:
     if mc_file is not None:
         sources.append(mc_file if isinstance(mc_file, str) else mc_file.name)
     limit = int(mc_limit) if mc_limit else None
+    if limit is not None and limit < 1:
+        raise ValueError(f"The number of questions must be at least 1, got {limit}")
     return [{"source": s, "limit": limit} for s in sources]
 
 
@@ -34,41 +36,36 @@ def _muse_spec(muse_source: str, muse_limit, auc_retrained) -> dict | None:
 
 
 @user_errors
-def evaluate_clicked(mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new_tokens,
+def evaluate_clicked(mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new_tokens, visitor,
                      progress=gr.Progress()):
-    lm = HOLDER.require()
-    if HOLDER.last_run is None:
+    if visitor.run is None or visitor.edit is None:
         raise ValueError("Run Forget first: the evaluation compares the original and the unlearned model "
                          "on the run's forget, retain and held-out data")
-    data = HOLDER.last_run["data"]
-    probe_sets = data.probe_sets()
-    config = EvalConfig(max_new_tokens=int(max_new_tokens),
-                        answer_sets=tuple(n for n in ANSWER_SETS if n in probe_sets))
+    probe_sets = visitor.run.data.probe_sets()
+    config = EvalConfig(max_new_tokens=int(max_new_tokens), answer_sets=tuple(n for n in ANSWER_SETS if n in probe_sets))
     benchmarks = make_benchmarks(_mc_specs(mc_source, mc_file, mc_limit), _muse_spec(muse_source, muse_limit, auc_retrained))
-    for record in iter_evaluate(lm, HOLDER.snapshot, probe_sets, data.text_sets(), config, benchmarks):
+    record = None
+    for record in jobs.iter_evaluation(HOST, visitor, config, benchmarks):
         progress(record.fraction, desc=record.message)
         if record.result is None:
             yield gr.update(), gr.update(), gr.update(), record.message
     result = record.result
-    table = result.table.copy()
-    answers = pd.concat([answers_frame(rows).assign(set=name) for name, rows in result.answers.items()],
-                        ignore_index=True)
-    HOLDER.last_evaluation = {"table": table, "answers": answers}
-    accuracy = table[table["metric"] == "top-1 accuracy"]
-    yield (table.round(4), evaluation_bars(accuracy, "top-1 accuracy"),
-           answers[["set", "prompt", "original_text", "current_text", "changed", "coherent", "perplexity"]],
-           f"Evaluated {len(probe_sets)} probe sets, {len(data.text_sets())} text sets, "
+    answers = answers_table(result.answers)
+    visitor.keep("evaluation", {"table": result.table, "answers": answers}, HOST)
+    accuracy = result.table[result.table["metric"] == "top-1 accuracy"]
+    yield (result.table.round(4), evaluation_bars(accuracy, "top-1 accuracy"), answers[ANSWER_COLUMNS],
+           f"Evaluated {len(probe_sets)} probe sets, {len(visitor.run.data.text_sets())} text sets, "
            f"{len(benchmarks)} benchmarks.")
 
 
-def build() -> None:
+def build(visitor: gr.State) -> None:
     with gr.Tab("Evaluate", id="evaluate"):
-        gr.Markdown("Original (weights swapped back from the snapshot) vs unlearned, on the last Forget run's data: "
+        gr.Markdown("Original (the base weights) vs your unlearned model, on your last Forget run's data: "
                     "forget facts and paraphrases, retain facts used by the run and held out, general texts.")
         with gr.Accordion("Benchmarks (optional)", open=False):
             with gr.Row():
-                mc_source = gr.Textbox(label="Multiple choice: files or names (wmdp-bio, wmdp-cyber, mmlu: online only), comma separated",
-                                       placeholder="tests/fixtures/wmdp_sample.jsonl")
+                mc_source = gr.Textbox(label="Multiple choice: files or names (wmdp-bio, wmdp-cyber, mmlu: online only), "
+                                             "comma separated", placeholder="tests/fixtures/wmdp_sample.jsonl")
                 mc_file = gr.File(label="...or upload a JSONL / CSV / Parquet file (question, choices, answer)")
                 mc_limit = gr.Number(value=None, precision=0, label="At most n questions")
             with gr.Row():
@@ -84,6 +81,6 @@ def build() -> None:
         table = gr.Dataframe(label="Original vs unlearned", interactive=False, elem_id="evaluate-table")
         chart = gr.Plot(label="Top-1 accuracy")
         answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
-    event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new],
-                      [table, chart, answers, message], concurrency_id="model")
-    stop.click(lambda: "Stopped.", None, [message], cancels=[event])
+    event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new,
+                                         visitor], [table, chart, answers, message], api_name="evaluate")
+    stop.click(lambda: "Stopped.", None, [message], cancels=[event], api_visibility="private")

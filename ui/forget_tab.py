@@ -1,139 +1,141 @@
 """The "Forget" tab: pick forget / retain data and layers, run KUDA or a baseline, watch it, Reset."""
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
-
 import gradio as gr
 import pandas as pd
 
-from kuda_core.baselines import DEFAULTS, baseline_config
-from kuda_core.datasets_io import load_hf_rows, load_rows_file, parse_rows_text
-from kuda_core.forget_sets import DataSplit, probes_without, split_probes, split_rows
-from kuda_core.plots import training_curves
-from kuda_core.probes import load_general_texts, load_probes, topics
-from kuda_core.snapshot import WeightSnapshot
-from kuda_core.tuning import TuneConfig, iter_tune
-from kuda_core.unlearn import METHODS, UnlearnConfig, iter_unlearn
+from kuda_core.data.probes import load_probes, topics
+from kuda_core.data.rows import load_hf_rows, load_rows_file, parse_rows_text
+from kuda_core.forget.config import UnlearnConfig
+from kuda_core.forget.methods import METHODS, REGISTRY
+from kuda_core.forget.tuning import TuneConfig
+from kuda_core.report.plots import training_curves
+from kuda_core.workflows import jobs
+from kuda_core.workflows.data import DataChoice, build_split
+from kuda_core.workflows.runs import RunRecord
 from ui.errors import user_errors
-from ui.session import HOLDER
+from ui.forms import Form, option_widgets
+from ui.locate_tab import fact_label
+from ui.session import HOST, status_of
 
-METHOD_HELP = {
-    "kuda": "KUDA: push the forget facts' MLP representations away from where they were (cosine, "
-            "inverse temperature beta), keep retain ones in place, project each step on the retain null space.",
-    "ga": "Gradient ascent on the forget answers (the model is pushed to make them unlikely).",
-    "gd": "Gradient difference: gradient ascent on forget answers plus ordinary training on retain data.",
-    "npo": "Negative preference optimisation: like GA but bounded, relative to the original model.",
-    "simnpo": "SimNPO: NPO without a reference model, length-normalised.",
-    "rmu": "RMU (WMDP): steer layer outputs on forget tokens to a random direction, keep retain outputs.",
-}
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "retain_acc")
+SHARED = ("steps", "lr", "tau", "tau_mode", "gamma", "train_inputs", "eval_every")   # shared settings in the UI
 
 
-def _rows(source: str, typed: str, upload, hf_name: str, hf_split: str, role: str):
+def _rows(values: dict, role: str):
+    """The forget or retain rows of the chosen source (None for the built-in probes)."""
+    source = values[f"{role}_source"]
     if source == "typed rows":
-        return parse_rows_text(typed or "", source=f"typed {role} rows")
+        return parse_rows_text(values[f"{role}_typed"] or "", source=f"typed {role} rows")
     if source == "uploaded file":
+        upload = values[f"{role}_file"]
         if upload is None:
             raise ValueError(f"Upload a JSONL, CSV or Parquet file for the {role} set")
         return load_rows_file(upload if isinstance(upload, str) else upload.name)
     if source == "Hugging Face dataset":
-        if not hf_name or not hf_name.strip():
+        name = (values[f"{role}_hf"] or "").strip()
+        if not name:
             raise ValueError(f"Give a Hugging Face dataset name for the {role} set")
-        return load_hf_rows(hf_name.strip(), split=hf_split or "train")
+        return load_hf_rows(name, split=values["hf_split"] or "train")
     return None
 
 
-def build_split(forget_source, forget_topics, forget_facts, forget_typed, forget_file, forget_hf,
-                retain_source, retain_typed, retain_file, retain_hf, hf_split, holdout) -> DataSplit:
-    """The run's data from the widgets (probes by topic / fact, or user rows)."""
-    texts = load_general_texts()
-    if forget_source == "built-in probes":
-        if retain_source != "built-in probes":
+def data_choice(values: dict) -> DataChoice:
+    """The data the widgets describe."""
+    holdout = float(values["holdout"])
+    if values["forget_source"] == "built-in probes":
+        if values["retain_source"] != "built-in probes":
             raise ValueError("With built-in forget probes the retain set is the rest of the probes")
-        prompts = _prompts_of(forget_facts)
-        if not forget_topics and not prompts:
-            raise ValueError("Pick at least one topic or fact to forget")
-        return split_probes(load_probes(), texts, topics=forget_topics or [], prompts=prompts,
-                            holdout_fraction=float(holdout))
-    forget = _rows(forget_source, forget_typed, forget_file, forget_hf, hf_split, "forget")
-    retain = _rows(retain_source, retain_typed, retain_file, retain_hf, hf_split, "retain")
-    if retain is None:  # the built-in probes, less anything that is also being forgotten
-        retain = probes_without(forget, load_probes())
-    return split_rows(forget, retain, texts, holdout_fraction=float(holdout))
+        by_label = {fact_label(f): f.prompt for f in load_probes()}
+        prompts = tuple(by_label[label] for label in values["forget_facts"] or [] if label in by_label)
+        return DataChoice(topics=tuple(values["forget_topics"] or ()), prompts=prompts, holdout_fraction=holdout)
+    return DataChoice.from_rows(_rows(values, "forget"), _rows(values, "retain"), holdout_fraction=holdout)
 
 
-def _prompts_of(fact_labels) -> list[str]:
-    return [label.split("] ", 1)[1].rsplit(" ->", 1)[0] for label in fact_labels or []]
-
-
-def _config_rows(widgets, data: DataSplit) -> dict:
-    """The forget section's data keys for the saved run configuration."""
-    if widgets[0] == "built-in probes":
-        return {"topics": list(widgets[1] or []), "prompts": _prompts_of(widgets[2])}
-    rows = {"facts": [f.to_dict() for f in data.forget]}
-    if widgets[6] != "built-in probes":
-        rows["retain_facts"] = [f.to_dict() for f in (*data.retain_used, *data.retain_held)]
-    return rows
-
-
-def make_config(method, layers, steps, lr, beta, lam, tau, tau_mode, gamma, forget_form, rho, train_inputs,
-                retain_kl, eval_every) -> UnlearnConfig:
-    if not layers:
+def unlearn_config(values: dict) -> UnlearnConfig:
+    """The UnlearnConfig the widgets describe: shared settings plus the chosen method's own options."""
+    if not values["layers"]:
         raise ValueError("Choose the layers to edit (Locate suggests them)")
-    tau = float(tau)
-    return baseline_config(
-        method, layers=tuple(sorted(int(l) for l in layers)), steps=int(steps), lr=float(lr), beta=float(beta),
-        lam=float(lam), tau=tau if tau > 0 else None, tau_mode=tau_mode, gamma=float(gamma),
-        forget_form=forget_form, rho=float(rho), train_inputs=bool(train_inputs), retain_kl=float(retain_kl),
-        eval_every=int(eval_every),
-    )
+    method = values["method"]
+    for name in ("steps", "lr", "eval_every"):
+        if values[name] is None:
+            raise ValueError(f"Give a value for {name}")
+    tau = float(values["tau"] or 0)
+    shared = {"layers": tuple(sorted(int(x) for x in values["layers"])), "steps": int(values["steps"]),
+              "lr": float(values["lr"]), "tau": tau if tau > 0 else None, "tau_mode": values["tau_mode"],
+              "gamma": float(values["gamma"]), "train_inputs": bool(values["train_inputs"]),
+              "eval_every": int(values["eval_every"])}
+    prefix = f"{method}."
+    options = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and v is not None}
+    return UnlearnConfig.create(method, **shared, **options)
 
 
-def method_changed(method: str):
-    """Fill the widgets with the method's defaults and show its one-line explanation."""
-    config = baseline_config(method)
-    return (METHOD_HELP[method], config.steps, config.lr, config.beta, config.lam,
-            config.tau if config.tau is not None else 0.0, config.gamma)
-
-
-def _records_table(records: list[dict]) -> pd.DataFrame:
+def _table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
     columns = ["step", "loss", "krd", "retain_drift", "grad_cos", "forget_acc", "retain_acc", "elapsed_s"]
     return frame[[c for c in columns if c in frame]].round(4).tail(12)
 
 
-@user_errors
-def run_clicked(*widgets, progress=gr.Progress()):
-    lm = HOLDER.require()
-    data = build_split(*widgets[:12])
-    config = make_config(*widgets[12:])
-    if HOLDER.snapshot is None:
-        HOLDER.snapshot = WeightSnapshot()
-    records: list[dict] = []
-    run = iter_unlearn(lm, data.forget, data.retain_used, data.texts_used, config, HOLDER.snapshot)
-    description = (f"{config.method.upper()} on layers {', '.join(map(str, config.layers))}, "
-                   f"{data.description}")
-    started = time.perf_counter()
+def _floats(text: str, name: str) -> tuple[float, ...]:
     try:
-        for record in run:
-            records.append(asdict(record))
-            HOLDER.edit_description = f"{description}, step {record.step}/{config.steps}"
+        values = tuple(float(v) for v in (text or "").replace(",", " ").split())
+    except ValueError:
+        raise ValueError(f"{name} must be numbers separated by spaces or commas, got {text!r}") from None
+    if not values:
+        raise ValueError(f"Give at least one value for {name}")
+    return values
+
+
+def make_handlers(form: Form):
+    @user_errors
+    def run_clicked(data, progress=gr.Progress()):
+        values, visitor = form.values(data), data[form["visitor"]]
+        choice, config = data_choice(values), unlearn_config(values)
+        run = RunRecord(choice, build_split(choice), config)
+        figure = None
+        for record in jobs.iter_forget(HOST, visitor, run):
             progress(record.step / config.steps, desc=record.message)
-            keys = [k for k in CURVE_KEYS if any(r.get(k) is not None for r in records)]
-            figure = training_curves(records, keys) if record.step else None
+            rows = run.step_rows()
+            keys = [k for k in CURVE_KEYS if any(r.get(k) is not None for r in rows)]
+            figure = training_curves(rows, keys) if record.step else figure
             if record.status == "error":
                 raise RuntimeError(record.message)
-            yield figure, _records_table(records), record.message, HOLDER.status_line()
-    finally:
-        run.close()  # Stop: the engine's finally removes hooks and restores requires_grad
-        HOLDER.version += 1
-        if records:
-            HOLDER.last_run = {"config": config, "data": data, "records": records,
-                               "seconds": time.perf_counter() - started, "holdout": float(widgets[11]),
-                               "rows": _config_rows(widgets, data)}
-    yield figure, _records_table(records), f"{records[-1]['message']}. {HOLDER.status_line()}", HOLDER.status_line()
+            yield figure, _table(rows), record.message, status_of(visitor)
+        yield figure, _table(run.step_rows()), f"{run.last.message}. {status_of(visitor)}", status_of(visitor)
+
+    @user_errors
+    def tune_clicked(data, progress=gr.Progress()):
+        """Two-stage tuning: tau (stability boundary), then beta (forgetting strength); applies the choice."""
+        values, visitor = form.values(data), data[form["visitor"]]
+        config = unlearn_config(values)
+        if config.method != "kuda":
+            raise ValueError("Two-stage tuning is for KUDA: choose the KUDA method")
+        tune = TuneConfig(taus=_floats(values["tune_taus"], "tau values"), betas=_floats(values["tune_betas"], "beta values"),
+                          tolerance=float(values["tune_tolerance"]))
+        choice = data_choice(values)
+        run = RunRecord(choice, build_split(choice), config)
+        last = None
+        for last in jobs.iter_tuning(HOST, visitor, run, tune):
+            progress(last.run / max(last.total_runs, 1), desc=last.message)
+            if last.row is not None or last.done:
+                yield pd.DataFrame(last.table).round(4), last.message, status_of(visitor)
+        if last is not None and last.done:
+            yield (pd.DataFrame(last.table).round(4), f"{last.message} Applied: {run.note}.", status_of(visitor))
+
+    @user_errors
+    def reset_clicked(visitor):
+        visitor.reset()
+        return status_of(visitor), "Your original model is back (the base weights, bit for bit)."
+
+    def method_changed(method: str):
+        """Show the method's own settings and fill the shared ones with its defaults."""
+        spec, config = REGISTRY[method], UnlearnConfig.create(method)
+        groups = [gr.update(visible=name == method) for name in METHODS]
+        return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr,
+                config.tau if config.tau is not None else 0.0, gr.update(visible=method == "kuda"), *groups)
+
+    return run_clicked, tune_clicked, reset_clicked, method_changed
 
 
 def _source_visibility(with_probes: bool):
@@ -146,75 +148,31 @@ def _source_visibility(with_probes: bool):
     return update
 
 
-def _floats(text: str, name: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.replace(",", " ").split())
-    except ValueError:
-        raise ValueError(f"{name} must be numbers separated by spaces or commas, got {text!r}") from None
-    if not values:
-        raise ValueError(f"Give at least one value for {name}")
-    return values
-
-
-@user_errors
-def tune_clicked(*widgets, progress=gr.Progress()):
-    """Two-stage tuning: tau (stability boundary), then beta (forgetting strength); applies the choice."""
-    lm = HOLDER.require()
-    data = build_split(*widgets[:12])
-    base = make_config(*widgets[12:26])
-    taus, betas, tolerance = widgets[26:29]
-    tune = TuneConfig(taus=_floats(taus, "tau values"), betas=_floats(betas, "beta values"), tolerance=float(tolerance))
-    if HOLDER.snapshot is None:
-        HOLDER.snapshot = WeightSnapshot()
-    last = None
-    try:
-        for last in iter_tune(lm, data.forget, data.retain_used, data.texts_used, base, tune, HOLDER.snapshot,
-                              eval_retain=data.retain_held or None):
-            progress(last.run / max(last.total_runs, 1), desc=last.message)
-            if last.row is not None or last.done:
-                yield pd.DataFrame(last.table).round(4), last.message, HOLDER.status_line()
-    finally:
-        HOLDER.version += 1
-    if last is not None and last.done and last.config is not None:
-        chosen = last.config
-        HOLDER.edit_description = (f"KUDA tuned (tau {chosen.tau}, beta {chosen.beta}) on layers "
-                                   f"{', '.join(map(str, chosen.layers))}, {data.description}")
-        HOLDER.last_run = {"config": chosen, "data": data, "records": [r for r in last.table], "seconds": 0.0,
-                           "holdout": float(widgets[11]), "rows": _config_rows(widgets, data)}
-        yield pd.DataFrame(last.table).round(4), f"{last.message} Applied: tau {chosen.tau}, beta {chosen.beta}.", \
-            HOLDER.status_line()
-
-
-@user_errors
-def reset_clicked():
-    HOLDER.reset()
-    return HOLDER.status_line(), "Original weights restored."
-
-
-def build(locate_layers: gr.CheckboxGroup) -> dict:
+def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
     probes = load_probes()
     topic_names = sorted(topics(probes))
-    fact_labels = [f"[{f.topic}] {f.prompt} ->{f.answer}" for f in probes]
-    n_layers = HOLDER.lm.n_layers if HOLDER.lm else 0
-    kuda = UnlearnConfig()
+    n_layers = HOST.lm.n_layers if HOST.lm else 0
+    kuda = UnlearnConfig.create("kuda")
     with gr.Tab("Forget", id="forget"):
-        status = gr.Markdown(HOLDER.status_line(), elem_id="forget-status")
+        status = gr.Markdown("", elem_id="forget-status")
         with gr.Row():
             with gr.Column():
                 gr.Markdown("### What to forget")
                 forget_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Forget set from", elem_id="forget-source")
                 forget_topics = gr.CheckboxGroup(topic_names, value=["landmarks"] if "landmarks" in topic_names else [],
                                                  label="Topics to forget", elem_id="forget-topics")
-                forget_facts = gr.Dropdown(fact_labels, multiselect=True, label="...and/or single facts")
-                forget_typed = gr.Textbox(lines=3, visible=False, elem_id="forget-typed", label="Typed rows: 'prompt | subject | answer' per line")
-                forget_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet", file_types=[".jsonl", ".json", ".csv", ".parquet"])
+                forget_facts = gr.Dropdown([fact_label(f) for f in probes], multiselect=True, label="...and/or single facts")
+                forget_typed = gr.Textbox(lines=3, visible=False, elem_id="forget-typed",
+                                          label="Typed rows: 'prompt | subject | answer' per line")
+                forget_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet",
+                                      file_types=[".jsonl", ".json", ".csv", ".parquet"])
                 forget_hf = gr.Textbox(visible=False, label="Hugging Face dataset (online only)")
             with gr.Column():
                 gr.Markdown("### What to keep")
-                retain_source = gr.Radio(list(SOURCES), value=SOURCES[0],
-                                         label="Retain set from (built-in: the other probes)")
+                retain_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Retain set from (built-in: the other probes)")
                 retain_typed = gr.Textbox(lines=3, visible=False, label="Typed rows (facts or plain text)")
-                retain_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet", file_types=[".jsonl", ".json", ".csv", ".parquet"])
+                retain_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet",
+                                      file_types=[".jsonl", ".json", ".csv", ".parquet"])
                 retain_hf = gr.Textbox(visible=False, label="Hugging Face dataset (online only)")
                 hf_split = gr.Textbox(value="train", label="Dataset split")
                 holdout = gr.Slider(0, 0.9, value=0.25, step=0.05, label="Held out for measuring only",
@@ -222,31 +180,33 @@ def build(locate_layers: gr.CheckboxGroup) -> dict:
         gr.Markdown("### How")
         layers = gr.CheckboxGroup(list(range(n_layers)), value=list(kuda.layers), label="Layers to edit",
                                   info="prefilled from Locate's suggestion", elem_id="forget-layers")
-        method = gr.Dropdown(list(METHODS), value="kuda", label="Method", elem_id="forget-method")
-        method_help = gr.Markdown(METHOD_HELP["kuda"])
+        method = gr.Dropdown([(REGISTRY[m].title, m) for m in METHODS], value="kuda", label="Method", elem_id="forget-method")
+        method_help = gr.Markdown(f"**KUDA**: {REGISTRY['kuda'].description}.")
         with gr.Row():
             steps = gr.Slider(1, 300, value=kuda.steps, step=1, label="Steps", elem_id="forget-steps")
-            lr = gr.Number(value=kuda.lr, label="Learning rate (Adam)")
-            beta = gr.Number(value=kuda.beta, label="beta", info="KUDA inverse forgetting temperature")
-            lam = gr.Number(value=kuda.lam, label="lambda", info="weight of the retain loss")
-        with gr.Accordion("More settings", open=False):
+            lr = gr.Number(value=kuda.lr, label="Learning rate (Adam)", elem_id="forget-lr")
+        groups, option_form = [], {}
+        for name in METHODS:
+            with gr.Group(visible=name == "kuda") as group:
+                gr.Markdown(f"{REGISTRY[name].title}'s own settings" if REGISTRY[name].option_names
+                            else f"{REGISTRY[name].title} has no settings of its own.")
+                with gr.Row():
+                    option_form.update(option_widgets(REGISTRY[name].options, prefix=f"{name}."))
+            groups.append(group)
+        with gr.Accordion("Shared settings: null-space projection and more", open=False):
             with gr.Row():
                 tau = gr.Number(value=kuda.tau, label="tau", info="null-space threshold; 0 = no projection")
                 tau_mode = gr.Radio(["relative", "absolute"], value=kuda.tau_mode, label="tau is",
                                     info="relative to the largest eigenvalue, or absolute")
                 gamma = gr.Slider(0, 1, value=kuda.gamma, label="gamma", info="leak: P + gamma (I - P)")
-            with gr.Row():
-                forget_form = gr.Radio(["softplus", "cos", "cos2"], value=kuda.forget_form, label="Forget loss form",
-                                       info="softplus(beta cos)/beta fades once orthogonal")
-                rho = gr.Slider(0.05, 1, value=kuda.rho, label="rho", info="random-ratio sampling; 1 = off")
                 train_inputs = gr.Checkbox(value=kuda.train_inputs, label="Also train MLP input projections")
-                retain_kl = gr.Number(value=kuda.retain_kl, label="Retain KL weight", info="0 = off")
                 eval_every = gr.Slider(0, 50, value=kuda.eval_every, step=1, label="Probe accuracy every n steps")
         with gr.Row():
             run = gr.Button("Forget", variant="primary", elem_id="forget-run")
             stop = gr.Button("Stop", elem_id="forget-stop")
             reset = gr.Button("Reset to the original model", elem_id="forget-reset")
-        with gr.Accordion("Two-stage tuning (KUDA): stability boundary tau, then forgetting strength beta", open=False):
+        with gr.Accordion("Two-stage tuning (KUDA): stability boundary tau, then forgetting strength beta",
+                          open=False) as tuning:
             with gr.Row():
                 tune_taus = gr.Textbox(value="0.001 0.01 0.03 0.1", label="tau values (strict to loose)")
                 tune_betas = gr.Textbox(value="3 10 30", label="beta values (upward)")
@@ -256,21 +216,23 @@ def build(locate_layers: gr.CheckboxGroup) -> dict:
         message = gr.Markdown("", elem_id="forget-message")
         curves = gr.Plot(label="Losses, KRD and probe accuracy", elem_id="forget-curves")
         table = gr.Dataframe(label="Last steps", interactive=False)
-    data_inputs = [forget_source, forget_topics, forget_facts, forget_typed, forget_file, forget_hf,
-                   retain_source, retain_typed, retain_file, retain_hf, hf_split, holdout]
-    config_inputs = [method, layers, steps, lr, beta, lam, tau, tau_mode, gamma, forget_form, rho, train_inputs,
-                     retain_kl, eval_every]
+    form = Form(forget_source=forget_source, forget_topics=forget_topics, forget_facts=forget_facts,
+                forget_typed=forget_typed, forget_file=forget_file, forget_hf=forget_hf, retain_source=retain_source,
+                retain_typed=retain_typed, retain_file=retain_file, retain_hf=retain_hf, hf_split=hf_split,
+                holdout=holdout, layers=layers, method=method, steps=steps, lr=lr, tau=tau, tau_mode=tau_mode,
+                gamma=gamma, train_inputs=train_inputs, eval_every=eval_every, tune_taus=tune_taus,
+                tune_betas=tune_betas, tune_tolerance=tune_tolerance, visitor=visitor, **option_form)
+    run_clicked, tune_clicked, reset_clicked, method_changed = make_handlers(form)
     forget_source.change(_source_visibility(True), [forget_source],
-                         [forget_topics, forget_facts, forget_typed, forget_file, forget_hf])
-    retain_source.change(_source_visibility(False), [retain_source], [retain_typed, retain_file, retain_hf])
+                         [forget_topics, forget_facts, forget_typed, forget_file, forget_hf], api_visibility="private")
+    retain_source.change(_source_visibility(False), [retain_source], [retain_typed, retain_file, retain_hf],
+                         api_visibility="private")
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
-                         [locate_layers], [layers])
-    method.change(method_changed, [method], [method_help, steps, lr, beta, lam, tau, gamma])
-    event = run.click(run_clicked, data_inputs + config_inputs, [curves, table, message, status],
-                      concurrency_id="model")
-    tune_event = tune.click(tune_clicked, data_inputs + config_inputs + [tune_taus, tune_betas, tune_tolerance],
-                            [tune_table, message, status], concurrency_id="model")
-    stop.click(lambda: (HOLDER.status_line(), "Stopped: the weights reached so far are kept; Reset restores the original."),
-               None, [status, message], cancels=[event, tune_event])
-    reset.click(reset_clicked, None, [status, message], concurrency_id="model")
-    return {"status": status, "data_inputs": data_inputs, "config_inputs": config_inputs}
+                         [locate_layers], [layers], api_visibility="private")
+    method.change(method_changed, [method], [method_help, steps, lr, tau, tuning, *groups], api_visibility="private")
+    event = run.click(run_clicked, form.inputs, [curves, table, message, status], api_name="forget")
+    tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_name="tune")
+    stop.click(lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original."),
+               [visitor], [status, message], cancels=[event, tune_event], api_name="stop_forget")
+    reset.click(reset_clicked, [visitor], [status, message], api_name="reset")
+    return {"status": status, "form": form}

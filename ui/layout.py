@@ -1,6 +1,6 @@
-"""All tabs in one Blocks app.
+"""All tabs in one Blocks app; every visitor gets their own state.
 
-    >>> demo = build_app(); demo.queue().launch()
+    >>> demo = build_app(); demo.queue().launch(**build_app.launch_options)
 """
 from __future__ import annotations
 
@@ -9,22 +9,27 @@ from pathlib import Path
 import gradio as gr
 
 from ui import compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab
+from ui.session import status_of, visitor_state
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="KUDA: locate and forget knowledge") as demo:
+    with gr.Blocks(title="KUDA: locate and forget knowledge", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# KUDA: locate, forget and inspect knowledge in a language model")
+        visitor = visitor_state()
         with gr.Tabs():
-            model_tab.build()
-            located = locate_tab.build()
-            forget_tab.build(located["layers"])
-            compare_tab.build()
-            evaluate_tab.build()
-            export_tab.build()
-        demo.load(locate_tab.estimate_changed, located["estimate_inputs"], [located["estimate"]],
-                  concurrency_id="model")  # every event that runs the model shares one queue slot
+            model = model_tab.build(visitor)
+            located = locate_tab.build(visitor)
+            forget = forget_tab.build(visitor, located["layers"])
+            compare_tab.build(visitor)
+            evaluate_tab.build(visitor)
+            export = export_tab.build(visitor)
+        estimate_changed, estimate_inputs, estimate = located["estimate"]
+        demo.load(estimate_changed, estimate_inputs, [estimate], api_visibility="private")
+        statuses = [forget["status"], export["status"]]
+        demo.load(lambda v: (model_tab.model_info(v), *[status_of(v)] * len(statuses)), [visitor],
+                  [model["info"], *statuses], api_visibility="private")
     return demo
 
 

@@ -3,50 +3,48 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from kuda_core import locate
-from kuda_core.estimate import TraceTimeEstimator
-from kuda_core.plots import layer_effect_curve, trace_heatmap
-from kuda_core.probes import load_probes, topics
-from kuda_core.average_trace import iter_average_trace
-from kuda_core.tracing import KINDS, MAX_SAMPLES, TraceConfig, iter_trace
+from kuda_core.data.probes import load_probes, topics
+from kuda_core.locate import suggest
+from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
+from kuda_core.report.plots import layer_effect_curve, trace_heatmap
+from kuda_core.workflows import jobs
 from ui.errors import user_errors
-from ui.session import HOLDER
+from ui.forms import Form
+from ui.session import ESTIMATOR, HOST
 
-ESTIMATOR = TraceTimeEstimator()
-TRACE_CACHE: dict[tuple, dict] = {}          # inputs + model version -> {kind: TraceResult}
-MAX_CACHE = 32
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
+MAX_CACHED_TRACES = 16
 
 
-def fact_choices() -> list[str]:
-    return [f"[{f.topic}] {f.prompt} ->{f.answer}" for f in load_probes()]
+def fact_label(fact) -> str:
+    return f"[{fact.topic}] {fact.prompt} ->{fact.answer}"
 
 
 def fact_from_label(label: str):
     for fact in load_probes():
-        if f"[{fact.topic}] {fact.prompt} ->{fact.answer}" == label:
+        if fact_label(fact) == label:
             return fact
     raise LookupError(f"Unknown probe fact {label!r}")
 
 
-def _config(samples, noise, window, exclude_layer0) -> TraceConfig:
-    samples = int(samples)
+def trace_config(values: dict) -> TraceConfig:
+    """The TraceConfig of the form's values, with messages for out-of-range input."""
+    samples = int(values["samples"] or 0)
     if not 1 <= samples <= MAX_SAMPLES:
         raise ValueError(f"Samples must be between 1 and {MAX_SAMPLES}, got {samples}")
-    noise = float(noise or 0)
+    noise = float(values["noise"] or 0)
     if noise < 0:
         raise ValueError(f"Noise must be positive (0 = 3 x the subject embedding std), got {noise}")
-    window = int(window)
-    lm = HOLDER.require()
-    if window > lm.n_layers:
-        raise ValueError(f"Window {window} is larger than the model's {lm.n_layers} layers")
-    return TraceConfig(samples=samples, noise=noise or None, window=window, exclude_layer0=bool(exclude_layer0))
+    window = int(values["window"] or 0)
+    if not 1 <= window <= HOST.require().n_layers:
+        raise ValueError(f"The window must be between 1 and the model's {HOST.require().n_layers} layers, got {window}")
+    return TraceConfig(samples=samples, noise=noise or None, window=window, exclude_layer0=bool(values["exclude0"]))
 
 
 def _inputs(prompt: str, subject: str, answer: str) -> tuple[str, str, str | None]:
@@ -63,163 +61,157 @@ def _inputs(prompt: str, subject: str, answer: str) -> tuple[str, str, str | Non
 
 
 def _heatmaps(results: dict) -> list:
-    figures = []
-    for kind in KINDS:
-        result = results.get(kind)
-        figures.append(None if result is None else trace_heatmap(
-            result.scores, result.tokens, result.subject_range, kind,
-            p_corrupt=result.p_corrupt, p_clean=result.p_clean))
-    return figures
+    return [None if kind not in results else trace_heatmap(
+        results[kind].scores, results[kind].tokens, results[kind].subject_range, kind,
+        p_corrupt=results[kind].p_corrupt, p_clean=results[kind].p_clean) for kind in KINDS]
 
 
-def _layer_outputs(effects: list, ranges: list, n_layers: int, token: str, size: int, exclude_layer0: bool):
-    """Curve, suggestion text (with a hint when the other token scoring disagrees) and selector."""
-    by_token = locate.suggestions_by_token(effects, ranges, size=int(size), exclude_layer0=bool(exclude_layer0))
-    suggestion = by_token[token]
+def _suggestion(scored: dict, token: str, size: int, exclude_layer0: bool):
+    """Curve, suggestion text (with a hint when the other token scoring disagrees) and the layer selector."""
+    by_token = suggest.suggestions_by_token(scored["effects"], scored["ranges"], size=int(size),
+                                            exclude_layer0=bool(exclude_layer0))
+    chosen = by_token[token]
     where = "last subject token" if token == "last" else "strongest subject token"
-    curve = layer_effect_curve(suggestion.scores, window=(suggestion.layers[0], suggestion.layers[-1] + 1),
+    curve = layer_effect_curve(chosen.scores, window=(chosen.layers[0], chosen.layers[-1] + 1),
                                label=f"MLP indirect effect ({where})")
-    text = (f"**Suggested layers: {', '.join(map(str, suggestion.layers))}** "
-            f"(the {len(suggestion.layers)} consecutive layers with the largest MLP effect at the {where}; "
-            f"total {suggestion.total:.3f})")
-    note = locate.other_token_note(by_token, token)
-    if note:
-        text += f"  \n{note}"
-    return curve, text, gr.update(choices=list(range(n_layers)), value=list(suggestion.layers))
+    text = (f"**Suggested layers: {', '.join(map(str, chosen.layers))}** (the {len(chosen.layers)} consecutive layers "
+            f"with the largest MLP effect at the {where}; total {chosen.total:.3f})")
+    note = suggest.other_token_note(by_token, token)
+    text += f"  \n{note}" if note else ""
+    text += scored.get("note", "")
+    return curve, text, gr.update(choices=list(range(HOST.require().n_layers)), value=list(chosen.layers))
 
 
 def _downloads(results: dict) -> list[str]:
+    """CSV grids and self-contained HTML figures (plotly inlined: they open offline) in a fresh folder."""
     folder = Path(tempfile.mkdtemp(prefix="kuda-trace-"))
     paths = []
     for kind, result in results.items():
         frame = pd.DataFrame(result.scores, index=[f"{i}:{t}" for i, t in enumerate(result.tokens)],
-                             columns=[f"layer_{l}" for l in range(result.n_layers)])
+                             columns=[f"layer_{layer}" for layer in range(result.n_layers)])
         frame.to_csv(folder / f"trace_{kind}.csv", index_label="token")
         trace_heatmap(result.scores, result.tokens, result.subject_range, kind, p_corrupt=result.p_corrupt,
-                      p_clean=result.p_clean).write_html(folder / f"trace_{kind}.html", include_plotlyjs="cdn")
+                      p_clean=result.p_clean).write_html(folder / f"trace_{kind}.html", include_plotlyjs=True)
         paths += [str(folder / f"trace_{kind}.csv"), str(folder / f"trace_{kind}.html")]
     return paths
 
 
-@user_errors
-def estimate_changed(prompt, subject, kinds, samples):
-    lm = HOLDER.require()
-    if not prompt or not subject or subject not in prompt or not kinds:
-        return ""
-    seconds = ESTIMATOR.estimate(lm, prompt, subject, kinds, int(samples))
-    return f"Estimated run time: about {seconds:.0f} s"
-
-
-@user_errors
-def trace_clicked(prompt, subject, answer, kinds, samples, noise, window, exclude_layer0, token, size,
-                  progress=gr.Progress()):
-    lm = HOLDER.require()
-    prompt, subject, answer = _inputs(prompt, subject, answer)
-    if not kinds:
-        raise ValueError("Choose at least one kind: hidden, mlp or attn")
-    base = _config(samples, noise, window, exclude_layer0)
-    key = (HOLDER.version, prompt, subject, answer, tuple(kinds), base)
-    no_change = (gr.update(), gr.update(), gr.update(), gr.update())
-    if key in TRACE_CACHE:
-        results = TRACE_CACHE[key]
-        yield (*_heatmaps(results), "Same inputs as before: shown from the cache.", *_finish(results, lm, token, size, exclude_layer0),
-               _downloads(results))
-        return
-    estimated = ESTIMATOR.estimate(lm, prompt, subject, kinds, base.samples)
-    started, results = time.perf_counter(), {}
-    yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s", *no_change, None)
-    for number, kind in enumerate(kinds):
-        for partial in iter_trace(lm, prompt, subject, answer, replace(base, kind=kind)):
-            results[kind] = partial
-            done = (number + partial.rows_done / len(partial.tokens)) / len(kinds)
-            progress(done, desc=f"{kind}: row {partial.rows_done}/{len(partial.tokens)}")
-            elapsed = time.perf_counter() - started
-            yield (*_heatmaps(results), _status(partial, elapsed, estimated), *no_change, None)
-    elapsed = time.perf_counter() - started
-    ESTIMATOR.record(estimated, elapsed)
-    TRACE_CACHE[key] = results
-    if len(TRACE_CACHE) > MAX_CACHE:
-        TRACE_CACHE.pop(next(iter(TRACE_CACHE)))
-    yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True),
-           *_finish(results, lm, token, size, exclude_layer0), _downloads(results))
-
-
 def _status(result, elapsed: float, estimated: float, final: bool = False) -> str:
-    head = f"Done in {elapsed:.1f} s (estimated {estimated:.0f} s)." if final else \
-        f"Tracing {result.kind}: row {result.rows_done}/{len(result.tokens)}, {elapsed:.0f} s of ~{estimated:.0f} s"
+    head = (f"Done in {elapsed:.1f} s (estimated {estimated:.0f} s)." if final else
+            f"Tracing {result.kind}: row {result.rows_done}/{len(result.tokens)}, {elapsed:.0f} s of ~{estimated:.0f} s")
     lines = [head, f"Answer traced: {result.answer!r}; p clean {result.p_clean:.3f}, p corrupted "
                    f"{result.p_corrupt:.3f}, noise std {result.noise:.3f}."]
-    lines += [f"Warning: {w}" for w in result.warnings]
-    return "  \n".join(lines)
+    return "  \n".join(lines + [f"Warning: {w}" for w in result.warnings])
 
 
-def _finish(results: dict, lm, token: str, size: int, exclude_layer0: bool):
-    """Layer curve, suggestion text, selector and the scored grids from the MLP trace (or nothing without one)."""
+@user_errors
+def estimate_changed(form: Form, data):
+    values = form.values(data)
+    prompt, subject, kinds = values["prompt"], values["subject"], values["kinds"]
+    if not prompt or not subject or subject not in prompt or not kinds or HOST.lm is None:
+        return ""
+    seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, int(values["samples"] or 1))
+    return f"Estimated run time: about {seconds:.0f} s"
+
+@user_errors
+def trace_clicked(form: Form, data, progress=gr.Progress()):
+    values, visitor = form.values(data), data[form["visitor"]]
+    prompt, subject, answer = _inputs(values["prompt"], values["subject"], values["answer"])
+    kinds = [k for k in KINDS if k in (values["kinds"] or [])]
+    if not kinds:
+        raise ValueError("Choose at least one kind: hidden, mlp or attn")
+    config = trace_config(values)
+    key = (visitor.state(HOST), prompt, subject, answer, tuple(kinds), config)
+    cache = visitor.results.setdefault("traces", {})
+    keep = gr.update()
+    if key in cache:
+        results = cache[key]
+        scored = _scored(results, visitor)
+        yield (*_heatmaps(results), "Same inputs as before: shown from your cache.",
+               *_outputs(scored, values), scored, _downloads(results))
+        return
+    estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
+    started, results = time.perf_counter(), {}
+    yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s", keep, keep, keep, keep, None)
+    for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer, kinds, config):
+        results[kind] = partial
+        done = (kinds.index(kind) + partial.rows_done / len(partial.tokens)) / len(kinds)
+        progress(done, desc=f"{kind}: row {partial.rows_done}/{len(partial.tokens)}")
+        yield (*_heatmaps(results), _status(partial, time.perf_counter() - started, estimated),
+               keep, keep, keep, keep, None)
+    elapsed = time.perf_counter() - started
+    ESTIMATOR.record(estimated, elapsed)
+    cache[key] = results
+    while len(cache) > MAX_CACHED_TRACES:
+        cache.pop(next(iter(cache)))
+    scored = _scored(results, visitor)
+    yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True),
+           *_outputs(scored, values), scored, _downloads(results))
+
+def _scored(results: dict, visitor) -> dict | None:
     mlp = results.get("mlp")
-    if mlp is None:
-        return (None, "Trace the **mlp** kind to get a layer suggestion.",
-                gr.update(choices=list(range(lm.n_layers))), None)
-    scored = {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": "", "version": HOLDER.version}
-    return (*_layer_outputs(scored["effects"], scored["ranges"], lm.n_layers, token, size, exclude_layer0), scored)
+    return None if mlp is None else {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": "",
+                                     "state": visitor.state(HOST)}
 
+def _outputs(scored, values):
+    if scored is None:
+        return None, "Trace the **mlp** kind to get a layer suggestion.", gr.update()
+    return _suggestion(scored, values["token"], values["size"], values["exclude0"])
 
 @user_errors
-def rescore(scored, token, size, exclude_layer0):
-    """Suggestion again from the last MLP trace (or topic average) for another token scoring or window.
-
-    Nothing changes before a trace, or when the model was replaced or edited since (trace again).
-    """
-    if not scored or scored.get("version") != HOLDER.version:
+def rescore(form: Form, data):
+    """The suggestion again from the last MLP trace (or topic average) for another token scoring or window."""
+    values, scored, visitor = form.values(data), data[form["scored"]], data[form["visitor"]]
+    if not scored or scored["state"] != visitor.state(HOST):   # nothing traced, or your model changed since
         return gr.update(), gr.update(), gr.update()
-    n_layers = scored["effects"][0].shape[1]
-    curve, text, selector = _layer_outputs(scored["effects"], scored["ranges"], n_layers, token, size, exclude_layer0)
-    return curve, text + scored["note"], selector
-
+    return _suggestion(scored, values["token"], values["size"], values["exclude0"])
 
 @user_errors
-def average_clicked(topic, max_facts, samples, noise, window, exclude_layer0, token, size, progress=gr.Progress()):
-    lm = HOLDER.require()
-    facts = topics(load_probes()).get(topic)
+def average_clicked(form: Form, data, progress=gr.Progress()):
+    values, visitor = form.values(data), data[form["visitor"]]
+    facts = topics(load_probes()).get(values["topic"])
     if not facts:
-        raise LookupError(f"Unknown topic {topic!r}")
-    facts = facts[: int(max_facts)]
-    config = _config(samples, noise, window, exclude_layer0)
+        raise LookupError(f"Unknown topic {values['topic']!r}")
+    facts = facts[: int(values["max_facts"])]
     record = None
-    for record in iter_average_trace(lm, facts, config, kinds=("mlp",)):
+    for record in jobs.iter_topic_trace(HOST, visitor, facts, trace_config(values)):
         progress((record.fact + record.rows_done / max(record.rows_total, 1)) / record.n_facts, desc=record.message)
-    average = record.average
-    traced = average.results["mlp"]
+    traced = record.average.results["mlp"]
     if not traced:
-        raise ValueError(f"The model predicts none of the {len(facts)} facts of {topic!r}")
+        raise ValueError(f"The model predicts none of the {len(facts)} facts of {values['topic']!r}")
     scored = {"effects": [r.indirect_effect for r in traced], "ranges": [r.subject_range for r in traced],
-              "note": f"  \n{record.message}", "version": HOLDER.version}
-    curve, text, selector = _layer_outputs(scored["effects"], scored["ranges"], lm.n_layers, token, size, exclude_layer0)
-    figure = trace_heatmap(average.effects["mlp"], list(average.row_labels), None, "mlp",
-                           title=f"Average indirect effect of the MLP over {len(traced)} facts of {topic}")
-    return figure, curve, text + scored["note"], selector, scored
+              "note": f"  \n{record.message}", "state": visitor.state(HOST)}
+    figure = trace_heatmap(record.average.effects["mlp"], list(record.average.row_labels), None, "mlp",
+                           title=f"Average indirect effect of the MLP over {len(traced)} facts of {values['topic']}")
+    return figure, *_suggestion(scored, values["token"], values["size"], values["exclude0"]), scored
 
 
-def build() -> dict:
-    """Lay out the tab; returns the layer selector that the Forget tab follows."""
+def make_handlers(form: Form):
+    """(estimate_changed, trace_clicked, rescore, average_clicked) reading `form` by name."""
+    return tuple(partial(handler, form) for handler in (estimate_changed, trace_clicked, rescore, average_clicked))
+
+
+def build(visitor: gr.State) -> dict:
+    """Lay out the tab; returns the layer selector that the Forget tab follows and the estimate wiring."""
     probes = load_probes()
-    labels = fact_choices()
-    default = next((l for l in labels if DEFAULT_FACT_PROMPT in l), labels[0] if labels else None)
-    fact0 = fact_from_label(default) if default else None
+    labels = [fact_label(f) for f in probes]
+    default = next((label for label in labels if DEFAULT_FACT_PROMPT in label), labels[0])
+    fact0 = fact_from_label(default)
+    n_layers = HOST.lm.n_layers if HOST.lm else 0
     with gr.Tab("Locate", id="locate"):
         gr.Markdown("Causal tracing (ROME): noise corrupts the subject's embeddings; restoring one state "
                     "at a time shows which layers and tokens carry the fact.")
         fact = gr.Dropdown(labels, value=default, label="Pick a fact from the probe set", elem_id="locate-fact")
         with gr.Row():
-            prompt = gr.Textbox(label="Prompt", value=fact0.prompt if fact0 else "", scale=3, elem_id="locate-prompt")
-            subject = gr.Textbox(label="Subject (part of the prompt)", value=fact0.subject if fact0 else "",
-                                 elem_id="locate-subject")
-            answer = gr.Textbox(label="Answer (optional: default is the model's prediction)",
-                                value=fact0.answer if fact0 else "", elem_id="locate-answer")
+            prompt = gr.Textbox(label="Prompt", value=fact0.prompt, scale=3, elem_id="locate-prompt")
+            subject = gr.Textbox(label="Subject (part of the prompt)", value=fact0.subject, elem_id="locate-subject")
+            answer = gr.Textbox(label="Answer (optional: default is the model's prediction)", value=fact0.answer,
+                                elem_id="locate-answer")
         with gr.Row():
             kinds = gr.CheckboxGroup(list(KINDS), value=list(KINDS), label="Kinds", elem_id="locate-kinds")
             samples = gr.Slider(1, MAX_SAMPLES, value=10, step=1, label="Noise samples", elem_id="locate-samples")
             noise = gr.Number(value=0, label="Noise std (0 = 3 x subject embedding std)", minimum=0)
-            window = gr.Slider(1, 30, value=10, step=1, label="Window (mlp / attn)")
+            window = gr.Slider(1, max(n_layers, 1), value=min(10, max(n_layers, 1)), step=1, label="Window (mlp / attn)")
             exclude0 = gr.Checkbox(value=True, label="Leave layer 0 out (windows and suggestion)")
         with gr.Row():
             token = gr.Radio([("last subject token", "last"), ("strongest subject token", "strongest")],
@@ -239,29 +231,33 @@ def build() -> dict:
             curve = gr.Plot(label="Effect per layer", elem_id="locate-curve")
             with gr.Column():
                 suggestion = gr.Markdown("", elem_id="locate-suggestion")
-                layers = gr.CheckboxGroup(choices=list(range(HOLDER.lm.n_layers if HOLDER.lm else 0)), value=[],
+                layers = gr.CheckboxGroup(choices=list(range(n_layers)), value=[],
                                           label="Layers to edit (carried over to Forget)", elem_id="locate-layers")
-                files = gr.File(label="Downloads (CSV grids, HTML figures; PNG: the camera button above each figure)", file_count="multiple")
+                files = gr.File(label="Downloads (CSV grids, HTML figures; PNG: the camera button above each figure)",
+                                file_count="multiple")
         with gr.Accordion("Average over a topic (ROME's average indirect effect)", open=False):
             with gr.Row():
-                topic = gr.Dropdown(sorted(topics(probes)), value="landmarks" if "landmarks" in topics(probes) else None,
-                                    label="Topic")
+                names = sorted(topics(probes))
+                topic = gr.Dropdown(names, value="landmarks" if "landmarks" in names else names[0], label="Topic")
                 max_facts = gr.Slider(1, 40, value=8, step=1, label="Facts")
                 run_average = gr.Button("Trace the topic (MLP)")
             average_heat = gr.Plot(label="Average MLP effect")
         scored = gr.State(None)  # the grids behind the current suggestion: rescored when token / window change
+    form = Form(prompt=prompt, subject=subject, answer=answer, kinds=kinds, samples=samples, noise=noise,
+                window=window, exclude0=exclude0, token=token, size=size, topic=topic, max_facts=max_facts,
+                scored=scored, visitor=visitor)
+    estimate_changed, trace_clicked, rescore, average_clicked = make_handlers(form)
     fact.change(lambda label: (lambda f: (f.prompt, f.subject, f.answer))(fact_from_label(label)),
-                [fact], [prompt, subject, answer])
+                [fact], [prompt, subject, answer], api_visibility="private")
+    estimate_inputs = {prompt, subject, kinds, samples}
     for trigger in (prompt.change, subject.change, kinds.change, samples.release):
-        trigger(estimate_changed, [prompt, subject, kinds, samples], [estimate], show_progress="hidden",
-                concurrency_id="model")
-    trace_event = run.click(
-        trace_clicked, [prompt, subject, answer, kinds, samples, noise, window, exclude0, token, size],
-        [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files], concurrency_id="model")
-    average_event = run_average.click(
-        average_clicked, [topic, max_facts, samples, noise, window, exclude0, token, size],
-        [average_heat, curve, suggestion, layers, scored], concurrency_id="model")
-    for trigger in (token.change, size.release):
-        trigger(rescore, [scored, token, size, exclude0], [curve, suggestion, layers], show_progress="hidden")
-    stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event])
-    return {"layers": layers, "estimate": estimate, "estimate_inputs": [prompt, subject, kinds, samples]}
+        trigger(estimate_changed, estimate_inputs, [estimate], show_progress="hidden", api_visibility="private")
+    trace_event = run.click(trace_clicked, form.inputs,
+                            [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files],
+                            api_name="trace")
+    average_event = run_average.click(average_clicked, form.inputs, [average_heat, curve, suggestion, layers, scored],
+                                      api_name="trace_topic")
+    for trigger in (token.change, size.release, exclude0.change):
+        trigger(rescore, form.inputs, [curve, suggestion, layers], show_progress="hidden", api_visibility="private")
+    stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event], api_name="stop_trace")
+    return {"layers": layers, "estimate": (estimate_changed, estimate_inputs, estimate), "form": form}

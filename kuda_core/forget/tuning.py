@@ -69,6 +69,44 @@ def _accuracy(lm, facts) -> float:
     return sum(c.top1_ok for c in checks) / len(checks)
 
 
+@dataclass
+class _Sweep:
+    """The runs of one tuning call: each from the starting weights, rows in `table`, stage-2 weights kept."""
+
+    lm: object
+    data: tuple                     # (forget facts, retain facts, general texts)
+    eval_retain: list
+    names: list[str]
+    start: WeightSnapshot
+    total: int
+    base_retain: float = 0.0
+    table: list[dict] = field(default_factory=list)
+    candidates: dict[int, WeightSnapshot] = field(default_factory=dict)
+
+    def run(self, stage: int, config: UnlearnConfig) -> Iterator[TuneProgress]:
+        """One unlearning run from the starting weights; its table row comes with the last progress."""
+        self.start.restore(self.lm.model)
+        label = f"Stage {stage}: tau={config.tau:g}, beta={config.options.beta:g}"
+        last = None
+        for last in iter_unlearn(self.lm, *self.data, config):
+            yield TuneProgress(stage, len(self.table), self.total, f"{label}: {last.message}", record=last,
+                               table=list(self.table))
+        forget_acc, retain_acc = _accuracy(self.lm, self.data[0]), _accuracy(self.lm, self.eval_retain)
+        row = {"stage": stage, "tau": config.tau, "beta": config.options.beta, "forget_acc": forget_acc,
+               "retain_acc": retain_acc, "retain_drop_points": 100 * (self.base_retain - retain_acc),
+               "krd": last.krd if last else float("nan"), "seconds": last.elapsed_s if last else float("nan"),
+               "status": last.status if last else "error", "chosen": False}
+        self.table.append(row)
+        if stage == 2:   # only stage-2 runs can be chosen
+            self.candidates[len(self.table) - 1] = WeightSnapshot.take(self.lm.model, self.names)
+        yield TuneProgress(stage, len(self.table), self.total, f"{label}: forget {forget_acc:.0%}, retain {retain_acc:.0%}",
+                           row=row, table=list(self.table))
+
+    def ok(self, index: int, column: str, limit: float) -> bool:
+        row = self.table[index]
+        return row["status"] == "done" and row[column] <= limit
+
+
 def iter_tune(
     lm,
     forget_facts: Sequence,
@@ -84,65 +122,41 @@ def iter_tune(
     eval_retain: facts that measure the retain drop (held-out ones; default retain_facts).
     """
     if base.method != "kuda":
-        raise ValueError(f"Two-stage tuning is for KUDA (τ, β), got method {base.method!r}")
-    eval_retain = list(eval_retain if eval_retain is not None else retain_facts)
+        raise ValueError(f"Two-stage tuning is for KUDA (tau, beta), got method {base.method!r}")
     names = [n + ".weight" for n in trainable_names(lm, base)]
     if snapshot is not None:
         snapshot.extend(lm.model, names)
-    start = WeightSnapshot.take(lm.model, names)
-    total = len(tune_config.taus) + len(tune_config.betas)
-    table: list[dict] = []
+    sweep = _Sweep(lm, (forget_facts, retain_facts, general_texts),
+                   list(eval_retain if eval_retain is not None else retain_facts), names,
+                   WeightSnapshot.take(lm.model, names), len(tune_config.taus) + len(tune_config.betas))
     finished = False
     try:
-        base_forget, base_retain = _accuracy(lm, forget_facts), _accuracy(lm, eval_retain)
-        yield TuneProgress(0, 0, total, f"Before: forget accuracy {base_forget:.0%}, retain {base_retain:.0%}")
-        stage1_beta = tune_config.stage1_beta or base.options.beta
-        candidates = {}
-
-        def one_run(stage: int, config: UnlearnConfig):
-            start.restore(lm.model)
-            label = f"Stage {stage}: tau={config.tau:g}, beta={config.options.beta:g}"
-            last = None
-            for record in iter_unlearn(lm, forget_facts, retain_facts, general_texts, config):
-                last = record
-                yield TuneProgress(stage, len(table), total, f"{label}: {record.message}", record=record, table=list(table))
-            forget_acc, retain_acc = _accuracy(lm, forget_facts), _accuracy(lm, eval_retain)
-            row = {
-                "stage": stage, "tau": config.tau, "beta": config.options.beta, "forget_acc": forget_acc,
-                "retain_acc": retain_acc, "retain_drop_points": 100 * (base_retain - retain_acc),
-                "krd": last.krd if last else float("nan"), "seconds": last.elapsed_s if last else float("nan"),
-                "status": last.status if last else "error", "chosen": False,
-            }
-            table.append(row)
-            if stage == 2:   # only stage-2 runs can be chosen
-                candidates[len(table) - 1] = WeightSnapshot.take(lm.model, names)
-            yield TuneProgress(stage, len(table), total, f"{label}: forget {forget_acc:.0%}, retain {retain_acc:.0%}",
-                               row=row, table=list(table))
-
+        base_forget, sweep.base_retain = _accuracy(lm, forget_facts), _accuracy(lm, sweep.eval_retain)
+        yield TuneProgress(0, 0, sweep.total, f"Before: forget accuracy {base_forget:.0%}, retain {sweep.base_retain:.0%}")
         for tau in tune_config.taus:
-            yield from one_run(1, base.replace(tau=tau, beta=stage1_beta))
-        stable = [i for i, r in enumerate(table) if r["status"] == "done" and r["retain_drop_points"] <= tune_config.tolerance]
-        tau = table[max(stable, key=lambda i: table[i]["tau"])]["tau"] if stable else min(tune_config.taus)
-        first_beta = len(table)
+            yield from sweep.run(1, base.replace(tau=tau, beta=tune_config.stage1_beta or base.options.beta))
+        stable = [i for i in range(len(sweep.table)) if sweep.ok(i, "retain_drop_points", tune_config.tolerance)]
+        tau = sweep.table[max(stable, key=lambda i: sweep.table[i]["tau"])]["tau"] if stable else min(tune_config.taus)
+        first_beta = len(sweep.table)
         for beta in tune_config.betas:
-            yield from one_run(2, base.replace(tau=tau, beta=beta))
-            if table[-1]["status"] == "done" and table[-1]["forget_acc"] <= tune_config.forget_target:
+            yield from sweep.run(2, base.replace(tau=tau, beta=beta))
+            if sweep.ok(-1, "forget_acc", tune_config.forget_target):
                 break
-        stage2 = list(range(first_beta, len(table)))
-        reached = [i for i in stage2 if table[i]["status"] == "done" and table[i]["forget_acc"] <= tune_config.forget_target]
-        chosen = reached[0] if reached else min(stage2, key=lambda i: table[i]["forget_acc"])
-        table[chosen]["chosen"] = True
-        config = base.replace(tau=table[chosen]["tau"], beta=table[chosen]["beta"])
-        candidates[chosen].restore(lm.model)
+        stage2 = list(range(first_beta, len(sweep.table)))
+        reached = [i for i in stage2 if sweep.ok(i, "forget_acc", tune_config.forget_target)]
+        chosen = reached[0] if reached else min(stage2, key=lambda i: sweep.table[i]["forget_acc"])
+        sweep.table[chosen]["chosen"] = True
+        config = base.replace(tau=sweep.table[chosen]["tau"], beta=sweep.table[chosen]["beta"])
+        sweep.candidates[chosen].restore(lm.model)
         finished = True
         note = "" if reached else f" (forget target {tune_config.forget_target:.0%} not reached)"
         if not stable:
             note += f" (no tau kept the retain drop within {tune_config.tolerance:g} points: strictest used)"
-        yield TuneProgress(3, len(table), total, f"Chosen tau={config.tau:g}, beta={config.options.beta:g}{note}",
-                           table=list(table), config=config, done=True)
+        yield TuneProgress(3, len(sweep.table), sweep.total, f"Chosen tau={config.tau:g}, beta={config.options.beta:g}{note}",
+                           table=list(sweep.table), config=config, done=True)
     finally:
         if not finished:
-            start.restore(lm.model)
+            sweep.start.restore(lm.model)
 
 
 def tune(lm, forget_facts, retain_facts, general_texts=(), base: UnlearnConfig = UnlearnConfig(),

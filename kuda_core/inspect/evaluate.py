@@ -103,6 +103,27 @@ def _perplexity_measure(lm: LoadedModel, texts, batch: int) -> dict[str, float]:
     return {"perplexity": perplexity(lm, texts, batch)}
 
 
+def _measures(probe_sets, text_sets, benchmarks, config: EvalConfig) -> list[tuple[str, str, Benchmark]]:
+    """(table set, progress label, measure(lm) -> {metric: value}), each run on the original and the current weights."""
+    return [
+        *((name, f"{name}: probe accuracy", partial(_probe_measure, prompts=prompts, answers=answers,
+                                                     batch=config.batch_size))
+          for name, (prompts, answers) in probe_sets.items()),
+        *((name, f"{name}: perplexity", partial(_perplexity_measure, texts=texts, batch=config.batch_size))
+          for name, texts in text_sets.items()),
+        *((name, name, run) for name, run in benchmarks.items()),
+    ]
+
+
+def _answer_rows(name: str, found: Sequence[AnswerComparison]) -> list[dict]:
+    """Coherent and changed shares of one set's answers, as table rows (none for an empty set)."""
+    if not found:
+        return []
+    return _rows(name, {"coherent answers": float(np.mean([r.original_coherent for r in found])), "changed answers": 0.0},
+                 {"coherent answers": float(np.mean([r.coherent for r in found])),
+                  "changed answers": float(np.mean([r.changed for r in found]))})
+
+
 def iter_evaluate(
     lm: LoadedModel,
     snapshot: WeightSnapshot | None,
@@ -123,7 +144,8 @@ def iter_evaluate(
     unknown = [n for n in (config.answer_sets or ()) if n not in probe_sets]
     if unknown:
         raise ValueError(f"answer_sets names unknown probe sets {unknown}; known: {list(probe_sets)}")
-    total = 2 * (len(probe_sets) + len(text_sets) + len(benchmarks)) + sum(len(probe_sets[n][0]) for n in answer_sets)
+    measures = _measures(probe_sets, text_sets, benchmarks, config)
+    total = 2 * len(measures) + sum(len(probe_sets[n][0]) for n in answer_sets)
     done, rows = 0, []
 
     def tick(message: str) -> EvalProgress:
@@ -131,15 +153,6 @@ def iter_evaluate(
         done += 1
         return EvalProgress(min(done / max(total, 1), 0.999), message)
 
-    # (table set, progress label, measure(lm) -> {metric: value}), each run on the original and the current weights
-    measures: list[tuple[str, str, Benchmark]] = [
-        *((name, f"{name}: probe accuracy", partial(_probe_measure, prompts=prompts, answers=answers,
-                                                     batch=config.batch_size))
-          for name, (prompts, answers) in probe_sets.items()),
-        *((name, f"{name}: perplexity", partial(_perplexity_measure, texts=texts, batch=config.batch_size))
-          for name, texts in text_sets.items()),
-        *((name, name, run) for name, run in benchmarks.items()),
-    ]
     for name, label, measure in measures:
         with original_weights(lm, snapshot):
             before = dict(measure(lm))
@@ -150,18 +163,11 @@ def iter_evaluate(
     answers_by_set: dict[str, list[AnswerComparison]] = {}
     for name in answer_sets:
         prompts, answers = probe_sets[name]
-        found = []
+        found = answers_by_set[name] = []
         for index, row in iter_compare_answers(lm, snapshot, prompts, answers, config):
             found.append(row)
             yield tick(f"{name}: answer {index + 1}/{len(prompts)}")
-        answers_by_set[name] = found
-        if found:
-            rows += _rows(
-                name,
-                {"coherent answers": float(np.mean([r.original_coherent for r in found])), "changed answers": 0.0},
-                {"coherent answers": float(np.mean([r.coherent for r in found])),
-                 "changed answers": float(np.mean([r.changed for r in found]))},
-            )
+        rows += _answer_rows(name, found)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     yield EvalProgress(1.0, "Evaluation done", EvalResult(table, answers_by_set))
 

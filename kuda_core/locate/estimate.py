@@ -1,8 +1,13 @@
-"""Run-time estimates shown before long work starts, calibrated by the runs already done.
+"""Run-time estimates shown before long work starts: no forward pass, calibrated by the runs already done.
 
     >>> estimator = TraceTimeEstimator()
-    >>> estimator.estimate(lm, prompt, subject, kinds=("mlp",), samples=10)   # seconds
-    >>> estimator.record(estimated=12.0, actual=9.5)                           # calibrate
+    >>> estimator.calibrate(lm)                                              # once per model (one small pass)
+    >>> estimator.estimate(lm, prompt, subject, kinds=("mlp",), samples=10)  # seconds, tokenizer only
+    >>> estimator.record(estimated=12.0, actual=9.5)                         # learn from a finished trace
+
+Estimate = (seconds per token of one forward pass) x (1 + samples) x T x the forward passes the
+fast trace does (2 + half the layers per token row at or after the subject), times a factor
+that moves towards actual / estimated after every trace.
 """
 from __future__ import annotations
 
@@ -17,27 +22,26 @@ from kuda_core.model.tokens import subject_range
 
 @dataclass
 class TraceTimeEstimator:
-    """Estimate = one corrupted forward pass x the work of the fast trace, times a learned factor."""
-
     factor: float = 1.0                                        # actual / estimated of past runs
-    _forward_seconds: dict = field(default_factory=dict)       # (model id, T, samples) -> seconds
+    _token_seconds: dict = field(default_factory=dict)         # id(model) -> seconds per token of a forward pass
 
-    def forward_seconds(self, lm: LoadedModel, n_tokens: int, samples: int) -> float:
-        key = (id(lm.model), n_tokens, samples)
-        if key not in self._forward_seconds:
-            ids = torch.zeros((samples + 1, n_tokens), dtype=torch.long, device=lm.device)  # (1 + S, T)
-            with torch.inference_mode():
-                lm.model(input_ids=ids)  # warm-up
-                started = time.perf_counter()
-                lm.model(input_ids=ids)
-            self._forward_seconds[key] = time.perf_counter() - started
-        return self._forward_seconds[key]
+    def calibrate(self, lm: LoadedModel, rows: int = 4, tokens: int = 16) -> float:
+        """Time one (rows, tokens) forward pass (after a warm-up); returns seconds per token."""
+        ids = torch.zeros((rows, tokens), dtype=torch.long, device=lm.device)  # (B, T)
+        with torch.inference_mode():
+            lm.model(input_ids=ids)
+            started = time.perf_counter()
+            lm.model(input_ids=ids)
+        self._token_seconds[id(lm.model)] = (time.perf_counter() - started) / (rows * tokens)
+        return self._token_seconds[id(lm.model)]
 
     def estimate(self, lm: LoadedModel, prompt: str, subject: str, kinds, samples: int) -> float:
         """Seconds for tracing `kinds` on one prompt (subject / prompt errors raise as in tracing)."""
+        if id(lm.model) not in self._token_seconds:
+            raise LookupError("The estimator is not calibrated for this model yet")
         n_tokens = len(lm.tokenizer(prompt, add_special_tokens=True)["input_ids"])
         start, _ = subject_range(lm.tokenizer, prompt, subject)
-        forward = self.forward_seconds(lm, n_tokens, samples)
+        forward = self._token_seconds[id(lm.model)] * (samples + 1) * n_tokens
         # a cell (t, l) reruns positions >= t of about half the layers on average
         row_work = sum((n_tokens - t) / n_tokens for t in range(start, n_tokens))
         passes = 2 + row_work * lm.n_layers / 2

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from kuda_core.model.loading import LoadedModel
-from kuda_core.locate.fast import Runner, base_run, fill_row
+from kuda_core.locate.fast import base_run, fill_row
+from kuda_core.locate.runner import Runner
 from kuda_core.locate.reference import iter_trace_reference, restored_probability, trace_reference
 from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig, TraceResult, restore_layers
 from kuda_core.locate.inputs import embedding_noise_scale, prepare

@@ -44,14 +44,15 @@ def score_ids(
         raise ValueError(f"{len(id_lists)} id lists but {len(starts)} start indices")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    rows, starts = _fit_context([list(ids) for ids in id_lists], [int(s) for s in starts], lm.context_length)
+    # the last token of a row is only predicted, never fed: a row may be one token longer than the context
+    rows, starts = _fit_context([list(ids) for ids in id_lists], [int(s) for s in starts], lm.context_length + 1)
     results: list[np.ndarray] = [np.zeros(0)] * len(rows)
     for chunk in length_batches([len(r) for r in rows], batch_size, TOKEN_BUDGET):
         if max(len(rows[i]) for i in chunk) < 2:
             continue
         ids, mask = pad_ids([rows[i] for i in chunk], pad_id_of(lm.tokenizer))              # (B, T) each
         ids, mask = ids.to(lm.device), mask.to(lm.device)
-        logits = lm.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (B, T-1, V)
+        logits = lm.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1]).logits.float()  # (B, T-1, V)
         target = ids[:, 1:]                                                   # (B, T-1)
         picked = logits.gather(-1, target[..., None])[..., 0]                 # (B, T-1)
         token_lp = (picked - logits.logsumexp(-1)).double().cpu().numpy()     # (B, T-1)
@@ -91,7 +92,7 @@ def iter_last_logprobs(lm: LoadedModel, prompts: Sequence[str], batch_size: int 
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    rows = [encode(lm.tokenizer, p)[-(lm.context_length - 1):] for p in prompts]
+    rows = [encode(lm.tokenizer, p)[-lm.context_length:] for p in prompts]
     for chunk in length_batches([len(r) for r in rows], batch_size, TOKEN_BUDGET):
         batch = left_padded(lm, [rows[i] for i in chunk])
         logits = lm.model(**batch, logits_to_keep=1).logits[:, -1].float()   # (B, V)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from kuda_core.model.loading import LoadedModel
 from kuda_core.inspect.benchmarks.multiple_choice import MCConfig, default_topic, load_mc, mc_accuracy
-from kuda_core.inspect.benchmarks.muse import MuseConfig, load_muse, muse_metrics
+from kuda_core.inspect.benchmarks.muse import MuseConfig, muse_metrics
+from kuda_core.inspect.benchmarks.muse_data import load_muse
 
 Benchmark = Callable[[LoadedModel], Mapping[str, float]]
 

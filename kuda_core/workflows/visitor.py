@@ -1,0 +1,77 @@
+"""What one visitor of the app has made: their edit, their runs, and results tagged with what they were made on.
+
+    >>> visitor = Visitor()
+    >>> visitor.start_edit(host, names, "KUDA on layers 4, 5, 6")  # every Forget run starts from the original
+    >>> with host.use(visitor.edit) as lm: ...                        # the visitor's model
+    >>> visitor.keep("comparison", table, host)                       # a result, tagged with the model state
+    >>> visitor.fresh("comparison", host)                             # the result, or ValueError when stale
+    >>> visitor.status(host)                                          # "your edit: ..." for the status line
+    >>> visitor.reset()                                               # back to the original model
+
+Nothing here touches another visitor: the base model is shared read-only (workflows.host).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kuda_core.model.edit import Edit
+from kuda_core.workflows.host import ModelHost
+from kuda_core.workflows.runs import RunRecord
+
+
+@dataclass
+class Tagged:
+    value: object
+    state: tuple                 # Visitor.state(host) when the value was computed
+
+
+@dataclass
+class Visitor:
+    edit: Edit | None = None                          # the edit in effect; None = the original model
+    run: RunRecord | None = None                      # the run that made the edit in effect
+    runs: list[RunRecord] = field(default_factory=list)   # every Forget run of this visitor, oldest first
+    results: dict[str, Tagged] = field(default_factory=dict)   # "comparison", "evaluation", "trace", ...
+    busy: str = ""                                    # the long job running for this visitor, if any
+
+    def state(self, host: ModelHost) -> tuple:
+        """What results depend on: the base model's version and the edit (with its progress)."""
+        edit = self.edit
+        return host.version, id(edit) if edit is not None else None, edit.generation if edit is not None else 0
+
+    def start_edit(self, host: ModelHost, names: list[str], description: str) -> Edit:
+        """A new edit from the original model over `names`; it replaces the edit in effect."""
+        self.edit = host.new_edit(names)
+        self.edit.description = description
+        self.run = None
+        return self.edit
+
+    def reset(self) -> None:
+        """Back to the original model (the runs stay in the history)."""
+        self.edit, self.run = None, None
+
+    def is_edited(self, host: ModelHost) -> bool:
+        return self.edit is not None and self.edit.base_version == host.version and self.edit.is_modified()
+
+    def keep(self, name: str, value, host: ModelHost) -> None:
+        self.results[name] = Tagged(value, self.state(host))
+
+    def fresh(self, name: str, host: ModelHost, what: str = "result"):
+        """The kept result `name` if it was made on the model as it is now; ValueError otherwise."""
+        tagged = self.results.get(name)
+        if tagged is None:
+            raise ValueError(f"No {what} yet")
+        if tagged.state != self.state(host):
+            raise ValueError(f"The {what} was made on another state of your model (it changed since): run it again")
+        return tagged.value
+
+    def status(self, host: ModelHost) -> str:
+        """One markdown line: which model, and whether (and how) this visitor's copy is edited."""
+        if host.lm is None:
+            return "No model loaded."
+        name = host.lm.name
+        if self.edit is not None and self.edit.base_version != host.version:
+            return f"**{name}: original weights.** Your earlier edit was made on a model that has since been replaced."
+        if self.is_edited(host):
+            return (f"**{name}: your edit** ({self.edit.description or 'weights changed'}). Other visitors still see "
+                    "the original. Reset restores it for you.")
+        return f"**{name}: original weights.**"

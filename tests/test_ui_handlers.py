@@ -1,0 +1,163 @@
+"""The UI's handlers on a tiny model served by the app's host: forms read by name, per-visitor state,
+and a run saved from the UI that the CLI reproduces."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from kuda_core import cli
+from kuda_core.forget.methods import METHODS, REGISTRY
+from kuda_core.model.snapshot import state_dict_hash
+from kuda_core.model.tiny import tiny_model
+from kuda_core.report.bundle import load_bundle
+from kuda_core.workflows.visitor import Visitor
+
+FACTS = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris\nThe capital of Japan is | Japan | Tokyo"
+
+
+def _no_progress(*args, **kwargs):
+    return None
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A tiny Llama saved to disk and served by the app's host, as app.py would serve a model folder."""
+    from ui.session import HOST, calibrate
+
+    lm = tiny_model("llama")
+    lm.model.save_pretrained(tmp_path / "tiny")
+    lm.tokenizer.save_pretrained(tmp_path / "tiny")
+    HOST.load(str(tmp_path / "tiny"), device="cpu")
+    calibrate()
+    return HOST
+
+
+@pytest.fixture
+def forget_form(served):
+    """The Forget tab laid out for real; returns (data dict builder, handlers)."""
+    from ui import forget_tab
+
+    with gr.Blocks():
+        visitor = gr.State(Visitor())
+        layers = gr.CheckboxGroup([0, 1, 2, 3])
+        form = forget_tab.build(visitor, layers)["form"]
+    return form, forget_tab.make_handlers(form)
+
+
+def form_data(form, visitor, **values) -> dict:
+    """The dict gradio hands a handler: every widget's value (defaults, then `values`) plus the visitor."""
+    data = {widget: getattr(widget, "value", None) for widget in form.widgets.values()}
+    for name, value in values.items():
+        data[form[name]] = value
+    data[form["visitor"]] = visitor
+    return data
+
+
+RETAIN = ("The capital of France is | France | Paris\nBig Ben is in the city of | Big Ben | London\n"
+          "The official language of Brazil is | Brazil | Portuguese\nWater boils at one hundred degrees.")
+TYPED = dict(forget_source="typed rows", forget_typed=FACTS, retain_source="typed rows", retain_typed=RETAIN)
+
+
+def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
+    from ui import export_tab
+
+    form, (run_clicked, _, reset_clicked, _) = forget_form
+    visitor = Visitor()
+    base = state_dict_hash(served.lm.model)
+    data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=4, lr=1e-2, tau=0.01, eval_every=2,
+                     **{"kuda.lam": 1.0})
+    outputs = list(run_clicked(data, progress=_no_progress))
+    assert "your edit" in outputs[-1][-1] and visitor.is_edited(served)
+    assert state_dict_hash(served.lm.model) == base          # the shared model is back to the base between jobs
+    with served.use(visitor.edit) as lm:
+        edited = {n: p.detach().clone() for n, p in lm.model.named_parameters()}
+
+    saved, _ = export_tab.save_config_clicked(visitor)
+    config = json.loads(open(saved).read())
+    assert config["forget"]["facts"][0]["subject"] == "Eiffel Tower" and config["forget"]["lam"] == 1.0
+    assert {"text": "Water boils at one hundred degrees."} in config["forget"]["retain_facts"]
+    config["export"] = {"path": str(tmp_path / "bundle")}
+    config["evaluate"] = {"drift": False}
+    (tmp_path / "run.json").write_text(json.dumps(config))
+    assert cli.main(["run", "--config", str(tmp_path / "run.json"), "--quiet"]) == 0
+
+    replayed = dict(load_bundle(tmp_path / "bundle", device="cpu").lm.model.named_parameters())
+    trained = [n for n in edited if "down_proj" in n and n.split(".")[2] in ("1", "2")]
+    assert len(trained) == 2
+    original = dict(served.lm.model.named_parameters())
+    assert all(not torch.equal(edited[n], original[n]) for n in trained)   # the run did edit
+    for name, value in edited.items():
+        assert torch.allclose(replayed[name], value, atol=1e-6), name
+    reset_clicked(visitor)
+    assert not visitor.is_edited(served)
+
+
+def test_two_visitors_do_not_see_each_other(served, forget_form):
+    from ui import model_tab
+
+    form, (run_clicked, _, reset_clicked, _) = forget_form
+    a, b = Visitor(), Visitor()
+    prompt = "The capital of Japan is"
+    before = model_tab.generate_clicked(prompt, 3, b)[2]
+    for _ in run_clicked(form_data(form, a, **TYPED, layers=[1, 2], steps=5, lr=0.05), progress=_no_progress):
+        pass
+    assert a.is_edited(served) and not b.is_edited(served)
+    assert "original weights" in model_tab.model_info(b) and "your edit" in model_tab.model_info(a)
+    assert model_tab.generate_clicked(prompt, 3, b)[2].equals(before)          # B still sees the original
+    assert not model_tab.generate_clicked(prompt, 3, a)[2].equals(before)      # A sees their edit
+    reset_clicked(b)                                                           # B's Reset leaves A's edit alone
+    assert a.is_edited(served)
+
+
+def test_every_method_offers_exactly_its_own_options(forget_form):
+    form, _ = forget_form
+    by_method: dict[str, set] = {m: set() for m in METHODS}
+    for name in form.widgets:
+        if "." in name:
+            method, option = name.split(".", 1)
+            by_method[method].add(option)
+    for method in METHODS:
+        assert by_method[method] == set(REGISTRY[method].option_names), method
+    assert "retain_kl" in by_method["kuda"] and all("retain_kl" not in by_method[m] for m in METHODS if m != "kuda")
+
+
+def test_tuning_from_the_forget_tab_applies_the_chosen_settings(served, forget_form):
+    form, (_, tune_clicked, reset_clicked, _) = forget_form
+    visitor = Visitor()
+    data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=2, lr=1e-2, tau=0.01, tune_taus="0.001 0.1",
+                     tune_betas="3, 10", tune_tolerance=3.0)
+    table, message, status = list(tune_clicked(data, progress=_no_progress))[-1]
+    assert len(table) >= 3 and set(table["stage"]) == {1, 2} and "Applied: tuned: tau" in message and "your edit" in status
+    chosen = visitor.run.config
+    assert chosen.tau in (0.001, 0.1) and chosen.options.beta in (3.0, 10.0)
+    reset_clicked(visitor)
+    assert not visitor.is_edited(served)
+
+
+def test_locate_rescores_the_last_trace_without_tracing_again(served):
+    from ui import locate_tab
+    from ui.session import HOST
+
+    with gr.Blocks():
+        visitor_widget = gr.State(Visitor())
+        built = locate_tab.build(visitor_widget)
+    form = built["form"]
+    _, _, rescore, _ = locate_tab.make_handlers(form)
+    visitor = Visitor()
+    grid = np.zeros((4, 4))
+    grid[1, 1:3] = [0.4, 0.3]
+    grid[2, 3] = 0.05
+    scored = {"effects": [grid], "ranges": [(1, 3)], "note": "  \naveraged over 1 fact", "state": visitor.state(HOST)}
+    data = form_data(form, visitor, scored=scored, token="strongest", size=2, exclude0=True)
+    _, text, selector = rescore(data)
+    assert "Suggested layers: 1, 2" in text and text.endswith("averaged over 1 fact") and selector["value"] == [1, 2]
+    _, text, selector = rescore(form_data(form, visitor, scored=scored, token="last", size=2, exclude0=True))
+    assert "Suggested layers: 2, 3" in text and "strongest subject token would suggest layers 1, 2" in text
+    assert all(u == {"__type__": "update"} for u in rescore(form_data(form, visitor, scored=None)))
+    stale = dict(scored, state=(HOST.version - 1, None, 0))   # the model changed since that trace
+    assert all(u == {"__type__": "update"} for u in rescore(form_data(form, visitor, scored=stale)))
+    assert built["layers"] is not None
