@@ -46,14 +46,17 @@ RUNS: dict[str, tuple[str, str, dict]] = {
     "ga-lr5e-4-steps100": ("ga", "landmarks", {"lr": 5e-4, "steps": 100}),
     "ga-lr1e-3": ("ga", "people", {"lr": 1e-3}),
     "gd-default": ("gd", "companies", {}),
-    "gd-lr1e-3-steps100": ("gd", "currencies", {"lr": 1e-3, "steps": 100}),
+    "gd-lr1e-3": ("gd", "currencies", {"lr": 1e-3}),
     "npo-default": ("npo", "landmarks", {}),
-    "npo-lr1e-3-steps100": ("npo", "capitals", {"lr": 1e-3, "steps": 100}),
+    "npo-lr1e-3": ("npo", "capitals", {"lr": 1e-3}),
     "simnpo-default": ("simnpo", "geography", {}),
-    "simnpo-lr1e-3-steps100": ("simnpo", "people", {"lr": 1e-3, "steps": 100}),
+    "simnpo-lr1e-3": ("simnpo", "people", {"lr": 1e-3}),
     "rmu-default": ("rmu", "capitals", {}),
     "rmu-coeff20-steps150": ("rmu", "landmarks", {"rmu_coeff": 20.0, "steps": 150}),
     "rmu-alpha1-lr3e-3": ("rmu", "science", {"rmu_alpha": 1.0, "lr": 3e-3}),
+    "rmu-steps15": ("rmu", "works", {"steps": 15}),
+    "rmu-lr2e-4": ("rmu", "companies", {"lr": 2e-4}),
+    "kuda-steps30": ("kuda", "geography", {"steps": 30}),
 }
 
 
