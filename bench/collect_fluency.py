@@ -26,12 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from kuda_core.answers import greedy_batch  # noqa: E402
-from kuda_core.baselines import baseline_config  # noqa: E402
-from kuda_core.models import load_model  # noqa: E402
-from kuda_core.probes import check_facts, load_general_texts, load_probes, split_by_topic  # noqa: E402
-from kuda_core.snapshot import WeightSnapshot, state_dict_hash  # noqa: E402
-from kuda_core.unlearn import iter_unlearn, reset  # noqa: E402
+from kuda_core.data.checks import check_facts  # noqa: E402
+from kuda_core.data.probes import load_general_texts, load_probes, split_by_topic  # noqa: E402
+from kuda_core.forget.config import UnlearnConfig  # noqa: E402
+from kuda_core.forget.loop import iter_unlearn, reset  # noqa: E402
+from kuda_core.model.generation import greedy_batch  # noqa: E402
+from kuda_core.model.loading import load_model  # noqa: E402
+from kuda_core.model.snapshot import WeightSnapshot, state_dict_hash  # noqa: E402
 
 # name -> (method, topic, overrides of the method's defaults). Defaults at 50 steps, then mild
 # (few steps: wrong-but-fluent answers) and over-trained settings (long, large lr, no protection).
@@ -52,8 +53,8 @@ RUNS: dict[str, tuple[str, str, dict]] = {
     "simnpo-default": ("simnpo", "geography", {}),
     "simnpo-lr1e-3": ("simnpo", "people", {"lr": 1e-3}),
     "rmu-default": ("rmu", "capitals", {}),
-    "rmu-coeff20-steps150": ("rmu", "landmarks", {"rmu_coeff": 20.0, "steps": 150}),
-    "rmu-alpha1-lr3e-3": ("rmu", "science", {"rmu_alpha": 1.0, "lr": 3e-3}),
+    "rmu-coeff20-steps150": ("rmu", "landmarks", {"coeff": 20.0, "steps": 150}),
+    "rmu-alpha1-lr3e-3": ("rmu", "science", {"alpha": 1.0, "lr": 3e-3}),
     "rmu-steps15": ("rmu", "works", {"steps": 15}),
     "rmu-lr2e-4": ("rmu", "companies", {"lr": 2e-4}),
     "kuda-steps30": ("kuda", "geography", {"steps": 30}),
@@ -104,7 +105,7 @@ def main() -> None:
             forget, retain = split_by_topic(facts_known, [topic])
             pairs = [(f, p) for f in forget for p in f.paraphrases]
             pairs = [pair for pair, ok in zip(pairs, known(lm, [p for _, p in pairs], [f.answer for f, _ in pairs])) if ok]
-            config = baseline_config(method, **{"steps": 50, **overrides, "eval_every": 0, "stop_at": None})
+            config = UnlearnConfig.create(method, **{"steps": 50, **overrides, "eval_every": 0, "stop_at": None})
             snapshot = WeightSnapshot()
             started = time.perf_counter()
             records = list(iter_unlearn(lm, forget, retain, texts, config, snapshot))
@@ -116,8 +117,8 @@ def main() -> None:
             items = [(f, f.prompt, "prompt") for f in forget] + [(f, p, "paraphrase") for f, p in pairs]
             continuations = greedy_batch(lm, [p for _, p, _ in items], max_new_tokens=20)
             still = known(lm, [p for _, p, _ in items], [f.answer for f, _, _ in items])
-            settings = {k: v for k, v in vars(config).items() if k in ("steps", "lr", "beta", "lam", "tau", "npo_beta",
-                        "simnpo_beta", "rmu_coeff", "rmu_alpha", "layers")}
+            settings = {k: v for k, v in config.settings().items()
+                        if k in ("steps", "lr", "tau", "layers", *config.options.model_fields)}
             write(handle, [{"source": name, "method": method, "settings": {**settings, "layers": list(config.layers)},
                             "topic": topic, "kind": kind, "prompt": p, "answer": f.answer, "continuation": c,
                             "forgotten": not ok, "run_seconds": round(seconds, 1)}
