@@ -57,17 +57,11 @@ class Edit:
             self.base.update(extra.base)
             self.values.update(extra.values)
 
-    @torch.no_grad()
     def apply(self, model: torch.nn.Module) -> None:
-        params = dict(model.named_parameters())
-        for name, value in self.values.items():
-            params[name].copy_(value.to(params[name].device))
+        WeightSnapshot(self.values).restore(model)
 
-    @torch.no_grad()
     def remove(self, model: torch.nn.Module) -> None:
-        params = dict(model.named_parameters())
-        for name, value in self.base.items():
-            params[name].copy_(value.to(params[name].device))
+        WeightSnapshot(self.base).restore(model)
 
     @torch.no_grad()
     def capture(self, model: torch.nn.Module) -> None:
