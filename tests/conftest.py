@@ -7,9 +7,31 @@ os.environ.setdefault("KUDA_ONLINE", "0")
 
 import pytest
 
-from kuda_core.model.tiny import tiny_model
+import copy
+
+import torch
+
+from kuda_core.model.tiny import CORPUS, tiny_model
 
 FAMILIES = ["gpt2", "llama"]
+_TAUGHT: dict = {}
+
+
+def taught_model(family: str):
+    """A tiny model trained on the tiny corpus until it knows its facts (a fresh copy; training cached)."""
+    if family not in _TAUGHT:
+        lm = tiny_model(family)
+        batch = lm.tokenizer(list(dict.fromkeys(CORPUS)), return_tensors="pt", padding=True)
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        optimizer = torch.optim.Adam(lm.model.parameters(), lr=3e-3)
+        for _ in range(60):
+            lm.model(**batch, labels=labels).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        for p in lm.model.parameters():
+            p.grad = None
+        _TAUGHT[family] = lm
+    return copy.deepcopy(_TAUGHT[family])
 
 
 @pytest.fixture(params=FAMILIES)

@@ -14,7 +14,7 @@ from kuda_core.model.device import pick_device
 from kuda_core.model.generation import greedy_continuation, top_next_tokens
 from kuda_core.model.hooks import Hooks, first_tensor, hook_count, replace_first
 from kuda_core.model.loading import load_model
-from kuda_core.model.tokens import answer_token_id, subject_range
+from kuda_core.model.tokens import answer_ids, answer_token_id, find_subject, subject_range
 from kuda_core.model.tiny import tiny_model
 
 PROMPT = "The Eiffel Tower is located in the city of"
@@ -155,11 +155,30 @@ def test_subject_range(family):
         subject_range(tokenizer, PROMPT, "  ")
 
 
-def test_answer_token_id_keeps_leading_space():
-    tokenizer = tiny_model("gpt2").tokenizer
-    assert tokenizer.decode([answer_token_id(tokenizer, " Paris")]).startswith(" ")
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_one_definition_of_an_answers_tokens(family):
+    tokenizer = tiny_model(family).tokenizer
+    prompt = "The Eiffel Tower is located in the city of"
+    with_space = answer_ids(tokenizer, prompt, " Paris")
+    assert answer_ids(tokenizer, prompt, "Paris") == with_space               # a missing space is added
+    assert answer_ids(tokenizer, prompt + " ", "Paris") == tokenizer("Paris", add_special_tokens=False)["input_ids"]
+    assert answer_token_id(tokenizer, prompt, "Paris") == with_space[0]
+    assert tokenizer.decode(with_space).strip() == "Paris"
+    long = answer_ids(tokenizer, prompt, "the city of lights and rivers")
+    assert len(long) > 1 and tokenizer.decode(long).strip() == "the city of lights and rivers"
     with pytest.raises(ValueError, match="tokenizes to nothing"):
-        answer_token_id(tokenizer, "")
+        answer_token_id(tokenizer, prompt, "")
+
+
+def test_subjects_match_ignoring_case_when_unique():
+    assert find_subject("The Colosseum is located in the city of", "the Colosseum") == (0, 13)
+    assert find_subject("The Colosseum is located in the city of", "Colosseum") == (4, 13)
+    with pytest.raises(LookupError, match="2 times"):
+        find_subject("the cat saw The Cat", "THE CAT")
+    with pytest.raises(LookupError, match="did you mean 'Eiffel Tower'"):
+        find_subject(PROMPT, "Eifel Tower")
+    tokenizer = tiny_model("gpt2").tokenizer
+    assert subject_range(tokenizer, PROMPT, "eiffel tower") == subject_range(tokenizer, PROMPT, "Eiffel Tower")
 
 
 def test_generate_helpers(tiny_lm):

@@ -16,7 +16,7 @@ from kuda_core.data.checks import FactCheck, check_fact, check_facts
 from kuda_core.data.facts import Fact
 from kuda_core.data.probes import load_general_texts, load_probes, shipped_file, split_by_topic, topics
 from kuda_core.data.splits import holdout_split
-from kuda_core.model.tokens import answer_token_id
+from kuda_core.model.tokens import answer_token_id, token_text
 
 EIFFEL = Fact(
     prompt="The Eiffel Tower is located in the city of", subject="Eiffel Tower", answer=" Paris",
@@ -183,11 +183,11 @@ def test_check_facts_matches_a_plain_forward_pass(tiny_lm):
     ids = tiny_lm.tokenizer(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         probs = tiny_lm.model(ids).logits[0, -1].softmax(-1)
-    target = answer_token_id(tiny_lm.tokenizer, answer)
+    target = answer_token_id(tiny_lm.tokenizer, prompt, answer)
     result = check_facts(tiny_lm, [prompt], [answer])[0]
     assert result.prob == pytest.approx(float(probs[target]), rel=1e-4)
     assert result.rank == int((probs > probs[target]).sum()) + 1
-    assert result.top_token == tiny_lm.tokenizer.decode([int(probs.argmax())])
+    assert result.top_token == token_text(tiny_lm.tokenizer, int(probs.argmax()))
 
 
 def test_check_facts_validates_its_input(tiny_lm):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from kuda_core.model.architectures import get_module
+from tests.conftest import taught_model
 from kuda_core.model.hooks import hook_count
 from kuda_core.model.tiny import tiny_model
 from kuda_core.locate.average import AVERAGE_ROWS, align_rows, average_trace
@@ -205,21 +206,16 @@ def test_align_rows_follows_rome_average_figure():
 
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice")
-def test_average_trace_reports_facts_the_model_does_not_predict(sharp_lm):
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_average_trace_reports_facts_the_model_does_not_predict(family):
+    sharp_lm = taught_model(family)                     # knows the tiny corpus (" Bill", " degrees", ...)
     config = TraceConfig(samples=2, noise=0.1, window=2)
-    first_id = lambda text: sharp_lm.tokenizer(text, add_special_tokens=False)["input_ids"][0]  # noqa: E731
-    facts = []
-    for prompt, subject in [(PROMPT, SUBJECT), ("Big Ben is in London", "Big Ben"), ("Apple makes the iPhone", "Apple"),
-                            ("The capital of Japan is Tokyo", "Japan"), ("Water boils at one hundred", "Water")]:
-        greedy = trace(sharp_lm, prompt, subject, config=TraceConfig(kind="hidden", samples=1, noise=0.1))
-        if greedy.answer.strip() and first_id(greedy.answer) == greedy.answer_id:  # the answer text round-trips
-            facts.append((prompt, subject, greedy.answer))
-    facts = facts[:2]
-    assert len(facts) == 2
-    wrong = next(t for t in (" Paris", " the", " of") if first_id(t) != first_id(facts[0][2]))
-    facts.append((facts[0][0], facts[0][1], wrong))
+    facts = [("Microsoft was founded by", "Microsoft", " Bill"),
+             ("Water boils at one hundred", "Water", "degrees")]   # no leading space: added when scored
+    wrong = (facts[0][0], facts[0][1], " Rome")
+    facts.append(wrong)
     average = average_trace(sharp_lm, facts, config, kinds=("hidden", "mlp"))
-    assert [s.answer for s in average.skipped] == [wrong]
+    assert [s.answer for s in average.skipped] == [wrong[2]]
     assert average.kinds == ("hidden", "mlp") and average.row_labels == AVERAGE_ROWS
     for kind in average.kinds:
         assert average.effects[kind].shape == (6, sharp_lm.n_layers)

@@ -1,8 +1,6 @@
 """The unlearning loop on tiny models taught a few facts (fast), and one run on the default model (slow)."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -12,7 +10,8 @@ from kuda_core.forget import objectives
 from kuda_core.data.facts import Fact
 from kuda_core.forget.replay import Replay, fact_rows, make_batches, text_rows
 from kuda_core.model.snapshot import WeightSnapshot, state_dict_hash
-from kuda_core.model.tiny import CORPUS, tiny_model
+from kuda_core.model.tiny import tiny_model
+from tests.conftest import taught_model
 from kuda_core.forget.tuning import TuneConfig, iter_tune, tune
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.loop import iter_unlearn, reset, unlearn as run_unlearn
@@ -29,26 +28,6 @@ RETAIN = [
 ]
 TEXTS = ["The capital of France is Paris. The capital of Japan is Tokyo.", "The official language of Brazil is Portuguese."]
 FAST = dict(layers=(1, 2), lr=1e-2, eval_every=5, stop_at=None)
-_TAUGHT: dict[str, torch.nn.Module] = {}
-
-
-def _teach(family: str):
-    """A tiny model trained on the tiny corpus until it knows the facts above (p > 0.8), cached."""
-    if family not in _TAUGHT:
-        lm = tiny_model(family)
-        batch = lm.tokenizer(list(dict.fromkeys(CORPUS)), return_tensors="pt", padding=True)
-        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-        optimizer = torch.optim.Adam(lm.model.parameters(), lr=3e-3)
-        for _ in range(60):
-            lm.model(**batch, labels=labels).loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-        for p in lm.model.parameters():
-            p.grad = None
-        _TAUGHT[family] = lm
-    return copy.deepcopy(_TAUGHT[family])
-
-
 @pytest.fixture(autouse=True)
 def one_thread():
     """One thread: fastest for tiny models, and 10x faster than two when the CPU is shared."""
@@ -60,7 +39,7 @@ def one_thread():
 
 @pytest.fixture(params=["gpt2", "llama"])
 def taught(request):
-    return _teach(request.param)
+    return taught_model(request.param)
 
 
 def probs(lm, facts):
@@ -240,7 +219,7 @@ def test_two_stage_tuning_picks_and_applies(taught):
     stable = [r["tau"] for r in stage1 if r["retain_drop_points"] <= 5.0]
     assert last.config.tau == (max(stable) if stable else 1e-10)
     assert any(p.record is not None for p in progress)
-    assert probs(taught, FORGET) != probs(_teach(taught.spec.family), FORGET)   # chosen weights applied
+    assert probs(taught, FORGET) != probs(taught_model(taught.spec.family), FORGET)   # chosen weights applied
     reset(taught, snap)
     assert state_dict_hash(taught.model) == original
 

@@ -1,6 +1,7 @@
 """The "Locate" tab: causal tracing heatmaps that fill in live, and the suggested layers to edit."""
 from __future__ import annotations
 
+import html
 import tempfile
 import time
 from functools import partial
@@ -12,6 +13,7 @@ import pandas as pd
 from kuda_core.data.probes import load_probes, topics
 from kuda_core.locate import suggest
 from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
+from kuda_core.model.tokens import find_subject
 from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
 from ui.errors import user_errors
@@ -52,12 +54,8 @@ def _inputs(prompt: str, subject: str, answer: str) -> tuple[str, str, str | Non
         raise ValueError("The prompt is empty")
     if not subject or not subject.strip():
         raise ValueError("Give the subject: the part of the prompt the fact is about (e.g. 'Eiffel Tower')")
-    if subject not in prompt:
-        raise LookupError(f"The subject {subject!r} does not occur in the prompt")
-    answer = answer if answer and answer.strip() else None
-    if answer is not None and not answer.startswith(" ") and not prompt.endswith(" "):
-        answer = " " + answer.lstrip()  # the answer follows the prompt after a space
-    return prompt, subject, answer
+    find_subject(prompt, subject)   # LookupError naming near candidates
+    return prompt, subject, answer if answer and answer.strip() else None
 
 
 def _heatmaps(results: dict) -> list:
@@ -106,12 +104,17 @@ def _status(result, elapsed: float, estimated: float, final: bool = False) -> st
 
 @user_errors
 def estimate_changed(form: Form, data):
+    """The run-time estimate while the visitor types (tokenizer only; no message for half-typed input)."""
     values = form.values(data)
     prompt, subject, kinds = values["prompt"], values["subject"], values["kinds"]
-    if not prompt or not subject or subject not in prompt or not kinds or HOST.lm is None:
+    if not prompt or not subject or not kinds or HOST.lm is None:
         return ""
-    seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, int(values["samples"] or 1))
+    try:
+        seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, int(values["samples"] or 1))
+    except (LookupError, ValueError) as error:
+        return f"Not traceable yet: {html.escape(str(error))}"
     return f"Estimated run time: about {seconds:.0f} s"
+
 
 @user_errors
 def trace_clicked(form: Form, data, progress=gr.Progress()):

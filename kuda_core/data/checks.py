@@ -13,7 +13,7 @@ import torch
 
 from kuda_core.data.facts import Fact
 from kuda_core.model.logprobs import iter_last_logprobs
-from kuda_core.model.tokens import answer_token_id
+from kuda_core.model.tokens import answer_token_id, token_text
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def check_facts(lm, prompts: Sequence[str], answers: Sequence[str], batch_size: 
     for prompt in prompts:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"Empty prompt {prompt!r}")
-    answer_ids = [answer_token_id(lm.tokenizer, a) for a in answers]
+    answer_ids = [answer_token_id(lm.tokenizer, p, a) for p, a in zip(prompts, answers)]
     results: list[FactCheck | None] = [None] * len(prompts)
     for rows, logp in iter_last_logprobs(lm, prompts, batch_size):                 # logp (B, V)
         target = torch.tensor([answer_ids[i] for i in rows], device=logp.device)  # (B,)
@@ -55,7 +55,7 @@ def check_facts(lm, prompts: Sequence[str], answers: Sequence[str], batch_size: 
                 top1_ok=bool(top[j] == target[j]),
                 prob=float(target_lp[j, 0].exp()),
                 rank=int(ranks[j]),
-                top_token=lm.tokenizer.decode([int(top[j])]),
+                top_token=token_text(lm.tokenizer, int(top[j])),
                 margin=float(target_lp[j, 0] - others[j]),
             )
     return results  # type: ignore[return-value]

@@ -9,13 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from kuda_core.model.tokens import find_subject
+
+
+def _subject_in(subject: str, text: str, what: str) -> None:
+    """ValueError unless the subject occurs in the text (exactly, or once ignoring case)."""
+    try:
+        find_subject(text, subject)
+    except LookupError as error:
+        raise ValueError(str(error).replace("in prompt", f"in {what}")) from None
+
 
 @dataclass(frozen=True)
 class Fact:
     """Fact(prompt, subject, answer, relation="", topic="", paraphrases=()).
 
-    `answer` follows `prompt` directly, so it usually starts with a space (" Paris"); `subject`
-    must occur in `prompt` and in every paraphrase. Invalid values raise ValueError.
+    `answer` follows `prompt` (" Paris" or "Paris": a missing space is added when it is scored);
+    `subject` must occur in `prompt` and in every paraphrase, exactly or once ignoring case.
+    Invalid values raise ValueError.
     """
 
     prompt: str                           # text that ends where the answer should follow
@@ -39,13 +50,11 @@ class Fact:
             raise ValueError(f"The subject is empty: {self.subject!r} (prompt {self.prompt!r})")
         if not self.answer.strip():
             raise ValueError(f"The answer is empty: {self.answer!r} (prompt {self.prompt!r})")
-        if self.subject not in self.prompt:
-            raise ValueError(f"Subject {self.subject!r} does not occur in prompt {self.prompt!r}")
+        _subject_in(self.subject, self.prompt, "prompt")
         for paraphrase in self.paraphrases:
             if not isinstance(paraphrase, str) or not paraphrase.strip():
                 raise ValueError(f"Empty or non-string paraphrase {paraphrase!r} (prompt {self.prompt!r})")
-            if self.subject not in paraphrase:
-                raise ValueError(f"Subject {self.subject!r} does not occur in paraphrase {paraphrase!r}")
+            _subject_in(self.subject, paraphrase, "paraphrase")
 
     @classmethod
     def from_dict(cls, row: Mapping) -> "Fact":

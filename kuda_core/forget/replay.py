@@ -23,7 +23,7 @@ import torch
 from kuda_core.model.architectures import get_module
 from kuda_core.model.hooks import Hooks, first_tensor
 from kuda_core.model.loading import LoadedModel
-from kuda_core.model.tokens import encode, pad_ids, subject_range
+from kuda_core.model.tokens import answer_ids, encode, pad_ids, subject_range
 
 FORGET_TOKEN_MODES = ("subject+last", "subject", "last", "prompt", "all")
 ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
@@ -65,13 +65,6 @@ class Cached:
     h0: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (B, T, d) original block output
 
 
-def answer_with_space(prompt: str, answer: str) -> str:
-    """The answer as it follows the prompt: a leading space added when neither side has one."""
-    if answer and not answer[0].isspace() and prompt and not prompt[-1].isspace():
-        return " " + answer
-    return answer
-
-
 def strip_article(subject: str) -> str:
     """'the Eiffel Tower' -> 'Eiffel Tower' (a leading article has the same representation everywhere)."""
     stripped = ARTICLE.sub("", subject.strip())
@@ -85,13 +78,12 @@ def fact_rows(lm: LoadedModel, facts, forget_tokens: str = "subject+last", max_a
     rows = []
     for fact in facts:
         prompt_ids = encode(lm.tokenizer, fact.prompt)
-        answer = answer_with_space(fact.prompt, fact.answer)
-        answer_ids = lm.tokenizer(answer, add_special_tokens=False)["input_ids"][:max_answer_tokens]
-        if not prompt_ids or not answer_ids:
+        answer = answer_ids(lm.tokenizer, fact.prompt, fact.answer)[:max_answer_tokens]
+        if not prompt_ids:
             raise ValueError(f"Empty prompt or answer after tokenization: {fact.prompt!r} -> {fact.answer!r}")
         last = len(prompt_ids) - 1
         if forget_tokens == "all":
-            focus = list(range(len(prompt_ids) + len(answer_ids)))
+            focus = list(range(len(prompt_ids) + len(answer)))
         elif forget_tokens == "prompt":
             focus = list(range(len(prompt_ids)))
         elif forget_tokens == "last":
@@ -99,7 +91,7 @@ def fact_rows(lm: LoadedModel, facts, forget_tokens: str = "subject+last", max_a
         else:
             start, end = subject_range(lm.tokenizer, fact.prompt, strip_article(fact.subject))
             focus = list(range(start, end)) + ([last] if forget_tokens == "subject+last" else [])
-        rows.append(SeqRow(prompt_ids + answer_ids, last, len(answer_ids), sorted(set(focus))))
+        rows.append(SeqRow(prompt_ids + answer, last, len(answer), sorted(set(focus))))
     return rows
 
 

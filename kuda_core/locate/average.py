@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from kuda_core.model.loading import LoadedModel
-from kuda_core.model.tokens import answer_token_id
+from kuda_core.model.tokens import answer_token_id, token_text
 from kuda_core.locate.tracing import KINDS, TraceConfig, TraceResult, embedding_noise_scale, iter_trace
 from kuda_core.streams import drain
 
@@ -115,7 +115,7 @@ def _predicts(lm: LoadedModel, prompt: str, answer: str) -> tuple[bool, str]:
     ids = lm.tokenizer(prompt, add_special_tokens=True, return_tensors="pt")["input_ids"].to(lm.device)  # (1, T)
     with torch.inference_mode():
         top = int(lm.model(input_ids=ids).logits[0, -1].argmax())
-    return top == answer_token_id(lm.tokenizer, answer), lm.tokenizer.decode([top])
+    return top == answer_token_id(lm.tokenizer, prompt, answer), token_text(lm.tokenizer, top)
 
 
 def iter_average_trace(

@@ -20,7 +20,7 @@ import torch
 from kuda_core.data.probes import load_probes
 from kuda_core.locate.config import TraceConfig, TraceResult
 from kuda_core.model.loading import LoadedModel
-from kuda_core.model.tokens import answer_token_id, subject_range
+from kuda_core.model.tokens import answer_token_id, subject_range, token_text
 
 _NOISE_CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
 
@@ -101,18 +101,18 @@ def prepare(
     if answer is not None:
         if not isinstance(answer, str) or not answer:
             raise ValueError(f"The answer {answer!r} tokenizes to nothing")
-        answer_id = answer_token_id(tokenizer, answer)  # ValueError when it tokenizes to nothing
+        answer_id = answer_token_id(tokenizer, prompt, answer)  # ValueError when it tokenizes to nothing
     with torch.inference_mode():
         logits = model(input_ids=ids).logits[0, -1].float()  # (V,)
     probs = torch.softmax(logits, -1)
     prediction_id = int(probs.argmax())
-    prediction = tokenizer.decode([prediction_id])
+    prediction = token_text(tokenizer, prediction_id)
     if answer is None:
         answer, answer_id = prediction, prediction_id
     elif answer_id != prediction_id:
         warnings.append(
             f"The model predicts {prediction!r} (p={probs[prediction_id].item():.3f}), not {answer!r} "
-            f"(p={probs[answer_id].item():.3f}); the trace follows {tokenizer.decode([answer_id])!r}."
+            f"(p={probs[answer_id].item():.3f}); the trace follows {token_text(tokenizer, answer_id)!r}."
         )
     if config.noise is not None:
         scale = float(config.noise)

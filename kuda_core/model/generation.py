@@ -18,7 +18,7 @@ import torch
 
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.logprobs import iter_last_logprobs, left_padded
-from kuda_core.model.tokens import answer_token_id, encode, length_batches
+from kuda_core.model.tokens import answer_token_id, decode_after, encode, length_batches, token_text
 
 MAX_NEW_TOKENS_LIMIT = 256
 
@@ -43,7 +43,7 @@ def top_next_tokens(lm: LoadedModel, prompt: str, k: int = 10) -> list[tuple[str
     """The k most probable next tokens as (decoded text, probability)."""
     probs = next_token_probs(lm, prompt)
     values, indices = probs.topk(k)
-    return [(lm.tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices)]
+    return [(token_text(lm.tokenizer, int(i)), float(v)) for v, i in zip(values, indices)]
 
 
 @torch.no_grad()
@@ -59,7 +59,7 @@ def greedy_continuation(lm: LoadedModel, prompt: str, max_new_tokens: int = 20) 
         do_sample=False,
         pad_token_id=lm.tokenizer.pad_token_id,
     )  # (1, T + new)
-    return lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    return decode_after(lm.tokenizer, out[0, ids.shape[1]:].tolist())
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,6 @@ def next_token_stats(
         raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    decode = lm.tokenizer.decode
     out: list[NextToken | None] = [None] * len(prompts)
     for chunk, logp in iter_last_logprobs(lm, prompts, batch_size):          # logp (B, V)
         values, indices = logp.topk(k, dim=-1)                                # (B, k)
@@ -98,14 +97,14 @@ def next_token_stats(
             elif isinstance(answer, int):
                 target = answer
             else:
-                target = answer_token_id(lm.tokenizer, answer)
+                target = answer_token_id(lm.tokenizer, prompts[i], answer)
             rank = int((logp[j] > logp[j, target]).sum()) + 1
             out[i] = NextToken(
-                answer=answer if isinstance(answer, str) else decode([target]),
+                answer=answer if isinstance(answer, str) else token_text(lm.tokenizer, target),
                 answer_id=target,
                 answer_p=float(logp[j, target].exp()),
                 answer_rank=rank,
-                top=tuple((decode([int(t)]), float(v.exp())) for v, t in zip(values[j], indices[j])),
+                top=tuple((token_text(lm.tokenizer, int(t)), float(v.exp())) for v, t in zip(values[j], indices[j])),
             )
     return out  # type: ignore[return-value]
 
@@ -130,5 +129,5 @@ def greedy_batch(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int = 
         )                                                                     # (B, T + new)
         width = batch["input_ids"].shape[1]
         for j, i in enumerate(chunk):
-            out[i] = lm.tokenizer.decode(generated[j, width:], skip_special_tokens=True)
+            out[i] = decode_after(lm.tokenizer, generated[j, width:].tolist())
     return out
