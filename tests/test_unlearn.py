@@ -88,8 +88,27 @@ def test_stops_once_forgotten(taught):
     config = UnlearnConfig(steps=60, **{**FAST, "stop_at": 0.0}, check_every=2)
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, config)
     assert records[-1].status == "done" and records[-1].step < 60
-    assert records[-1].forget_acc == 0.0 and "stopped early" in records[-1].message
+    assert records[-1].forget_acc == 0.0 and "forgotten after" in records[-1].message and records[-1].remaining == ()
     assert [r.step for r in records] == list(range(records[-1].step + 1))
+
+
+def test_paraphrases_and_neighbours_are_watched_not_trained(taught):
+    with_paraphrase = [FORGET[0], Fact("The Eiffel Tower is located in the", "Eiffel Tower", " city",
+                                       paraphrases=("The Eiffel Tower is located in the",))]
+    neighbours = RETAIN[:1]
+    records = run_unlearn(taught, with_paraphrase, RETAIN[1:], TEXTS,
+                          UnlearnConfig(steps=4, **{**FAST, "eval_every": 2}, check_every=2), neighbours=neighbours)
+    first, last = records[0], records[-1]
+    assert first.paraphrase_acc == 1.0 and first.neighbour_acc == 1.0          # known before training
+    assert last.neighbour_acc is not None and last.paraphrase_acc is not None
+    assert [r.step for r in records if r.neighbour_acc is not None] == [0, 2, 4]
+    assert set(last.remaining) <= {f.prompt for f in with_paraphrase}
+
+
+def test_a_run_that_hits_the_cap_says_what_remains(taught):
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=1, **{**FAST, "stop_at": 0.0, "lr": 1e-6}))
+    assert "NOT all forgotten after the cap of 1 steps" in records[-1].message
+    assert set(records[-1].remaining) == {f.prompt for f in FORGET}
 
 
 @pytest.mark.parametrize("options", [

@@ -1,7 +1,12 @@
 """Forget / retain data for one run, with the held-out parts used only for measuring.
 
     >>> data = split_probes(load_probes(), load_general_texts(), topics=["landmarks"])
-    >>> data.forget, data.retain_used, data.retain_held, data.texts_used, data.texts_held
+    >>> data.forget, data.neighbours, data.retain_used, data.retain_held, data.texts_used, data.texts_held
+
+Neighbours are the facts of the forget set's relations that are not forgotten ("The Colosseum is
+located in the city of" when the Eiffel Tower is forgotten): never trained on, only measured, they
+show whether forgetting is precise. Retain facts are the other relations' facts: a share of them is
+used by the retain loss and the null space, the rest held out.
     >>> data = split_rows(forget_rowset, retain_rowset, load_general_texts())   # user rows
     >>> used, held_out = holdout_split(items, 0.25, seed=0)
 """
@@ -21,7 +26,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class DataSplit:
     forget: tuple[Fact, ...]          # facts to forget
-    retain_used: tuple[Fact, ...]     # retain facts the retain loss and null space see
+    neighbours: tuple[Fact, ...]      # other facts of the forget set's relations: never trained on, measured only
+    retain_used: tuple[Fact, ...]     # retain facts (other relations) the retain loss and null space see
     retain_held: tuple[Fact, ...]     # retain facts used only for measuring locality
     texts_used: tuple[str, ...]       # general / retain texts used by the run
     texts_held: tuple[str, ...]       # general texts used only for perplexity
@@ -41,6 +47,8 @@ class DataSplit:
             return [q for q, _ in rows], [a for _, a in rows]
 
         sets = {"forget": pairs(self.forget), "forget paraphrases": paraphrases(self.forget),
+                "neighbours (held out)": pairs(self.neighbours),
+                "neighbour paraphrases (held out)": paraphrases(self.neighbours),
                 "retain (used)": pairs(self.retain_used), "retain (held out)": pairs(self.retain_held),
                 "retain paraphrases (held out)": paraphrases(self.retain_held)}
         return {name: value for name, value in sets.items() if value[0]}
@@ -91,9 +99,14 @@ def probes_without(forget: RowSet, probes: Sequence[Fact]) -> RowSet:
 def _split(forget, retain, texts, fraction, seed, description) -> DataSplit:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"The held-out fraction must be in [0, 1), got {fraction}")
-    retain_used, retain_held = holdout_split(retain, fraction, seed)
+    relations = {f.relation for f in forget if f.relation}
+    neighbours = [f for f in retain if f.relation in relations]
+    others = [f for f in retain if f.relation not in relations]
+    retain_used, retain_held = holdout_split(others, fraction, seed)
     texts_used, texts_held = holdout_split(list(texts), fraction, seed)
-    return DataSplit(tuple(forget), tuple(retain_used), tuple(retain_held), tuple(texts_used),
+    if neighbours:
+        description += f"; {len(neighbours)} neighbours held out"
+    return DataSplit(tuple(forget), tuple(neighbours), tuple(retain_used), tuple(retain_held), tuple(texts_used),
                      tuple(texts_held), description)
 
 

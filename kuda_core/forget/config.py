@@ -24,7 +24,7 @@ from kuda_core.forget.nullspace import TAU_MODES
 class UnlearnConfig:
     method: str = "kuda"                   # kuda | ga | gd | npo | simnpo | rmu (kuda_core.forget.methods)
     layers: tuple[int, ...] = (4, 5, 6)    # layers whose MLP output projection trains (METHOD notes: 4-6)
-    steps: int = 50                        # optimizer steps (bench: 17 facts forgotten between steps 40 and 50)
+    steps: int = 50                        # optimizer steps at most (the run stops earlier once forgotten: stop_at)
     lr: float = 1e-3                       # Adam learning rate
     tau: float | None = 0.2                # null-space threshold (bench: 99% of key directions free at layer 4); None = off
     tau_mode: str = "relative"             # tau relative to the largest eigenvalue, or "absolute"
@@ -35,8 +35,8 @@ class UnlearnConfig:
     max_text_tokens: int = 64              # general texts are cut to this many tokens
     max_keys: int = 20000                  # cap on retain keys for the covariance (random sample)
     eval_every: int = 0                    # forget + retain accuracy every n steps (always at the start and end); 0 = ends only
-    stop_at: float | None = None           # stop once forget accuracy <= this (checked every check_every steps); None = never
-    check_every: int = 5                   # steps between the (cheap, forget-only) checks for stop_at
+    stop_at: float | None = 0.0            # stop once forget accuracy (prompts and the paraphrases the model knew) <= this; None = all steps
+    check_every: int = 5                   # steps between the cheap checks (forget, paraphrases, neighbours)
     seed: int = 0                          # sampling, retain order, RMU direction
     options: Options | Mapping = field(default_factory=dict)  # the method's own settings (validated)
 
@@ -115,13 +115,17 @@ class StepRecord:
     krd: float                     # forget KRD: mean 1 - cos(v, v0) on forget tokens and layers
     retain_drift: float            # the same on the retain batch (0 = untouched)
     grad_cos: float                # cos(projected forget gradient, retain gradient); NaN if undefined
-    forget_acc: float | None       # top-1 accuracy on the forget facts (evaluation steps only)
-    retain_acc: float | None       # top-1 accuracy on the retain facts used by the run
+    forget_acc: float | None       # top-1 accuracy on the forget facts (check and evaluation steps only)
+    retain_acc: float | None       # top-1 accuracy on the retain facts used by the run (evaluation steps)
     forget_prob: float | None      # mean p(first answer token), forget facts
     retain_prob: float | None
+    paraphrase_acc: float | None   # the same on the forget facts' paraphrases that the model knew at the start
+    neighbour_acc: float | None    # the same on the neighbours (same relations, never trained on)
+    neighbour_prob: float | None
     elapsed_s: float               # since the call, setup included
     status: str                    # "start" | "running" | "done" | "error"
     message: str
+    remaining: tuple[str, ...] = ()   # last record: prompts of forget facts the model still answers
 
     def to_dict(self) -> dict:
         return asdict(self)

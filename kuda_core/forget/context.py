@@ -29,6 +29,10 @@ class StepContext:
     transposed: dict[str, bool]                # trained module -> weight stored (in, out)
     modules: list[str]                         # trained modules, in parameter order
     generator: torch.Generator                 # CPU generator for every random draw
+    paraphrases: list[Cached] = field(default_factory=list)   # forget facts' paraphrases (measured only)
+    neighbours: list[Cached] = field(default_factory=list)    # same-relation facts never trained on (measured only)
+    forget_prompts: list[str] = field(default_factory=list)   # prompts of the forget rows, in order
+    paraphrase_known: torch.Tensor | None = None              # (P,) bool: paraphrases the model knew at the start
     note: str = ""                             # one line on the setup, for the first record
     extras: dict = field(default_factory=dict)  # per-method state (NPO reference, RMU direction)
     _order: list[int] = field(default_factory=list)

@@ -26,7 +26,7 @@ import torch
 from kuda_core.forget.config import StepRecord, UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
-from kuda_core.forget.replay import answer_accuracy
+from kuda_core.forget import watch
 from kuda_core.forget.setup import build_context, trainable_names
 from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
@@ -39,9 +39,9 @@ def reset(lm: LoadedModel, snapshot: WeightSnapshot) -> None:
 
 
 def unlearn(lm: LoadedModel, forget_facts, retain_facts=(), general_texts=(), config: UnlearnConfig = UnlearnConfig(),
-            snapshot: WeightSnapshot | None = None) -> list[StepRecord]:
+            snapshot: WeightSnapshot | None = None, neighbours: Sequence = ()) -> list[StepRecord]:
     """unlearn(lm, forget, retain, texts, config, snapshot) -> every StepRecord (iter_unlearn to the end)."""
-    return list(iter_unlearn(lm, forget_facts, retain_facts, general_texts, config, snapshot))
+    return list(iter_unlearn(lm, forget_facts, retain_facts, general_texts, config, snapshot, neighbours))
 
 
 def iter_unlearn(
@@ -51,11 +51,14 @@ def iter_unlearn(
     general_texts: Sequence[str] = (),
     config: UnlearnConfig = UnlearnConfig(),
     snapshot: WeightSnapshot | None = None,
+    neighbours: Sequence = (),
 ) -> Iterator[StepRecord]:
-    """iter_unlearn(lm, forget, retain, texts, config, snapshot) -> StepRecord per step.
+    """iter_unlearn(lm, forget, retain, texts, config, snapshot, neighbours) -> StepRecord per step.
 
-    Facts are objects with .prompt, .subject, .answer (kuda_core.data.facts.Fact). `snapshot`
-    (if given) is extended with the trained weights before they change, for a later Reset.
+    Facts are objects with .prompt, .subject, .answer (kuda_core.data.facts.Fact); the forget facts'
+    paraphrases and the neighbours are measured, never trained on. `snapshot` (if given) is extended
+    with the trained weights before they change, for a later Reset. The run stops once the forget
+    facts are forgotten (config.stop_at), or at config.steps; the last record lists what remains.
     Between two records the model is left as any other caller expects it (flags as found).
     """
     started = time.perf_counter()
@@ -73,8 +76,9 @@ def iter_unlearn(
     step = 0
     try:
         with _only_trainable(lm.model, ()):
-            ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules)
-            record = _record(ctx, 0, None, _evaluate(ctx), started, "start",
+            ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules, neighbours)
+            watch.mark_known_paraphrases(ctx)
+            record = _record(ctx, 0, None, watch.measure(ctx), started, "start",
                              f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                              f"{len(general_texts)} texts; {ctx.note}")
         yield record
@@ -122,19 +126,27 @@ def _only_trainable(model: torch.nn.Module, params):
 
 
 def _after_step(ctx: StepContext, step: int, stats: dict, started: float) -> StepRecord:
-    """The step's record: cheap forget check for stop_at, full evaluation on evaluation / last steps."""
+    """The step's record: the cheap check every check_every steps (stop once forgotten), full evaluation
+    on evaluation steps and the last one."""
     config = ctx.config
-    check = config.stop_at is not None and step % config.check_every == 0
-    evaluation = _evaluate(ctx, retain=False) if check else {}
-    forgotten = check and evaluation["forget_acc"] <= config.stop_at
-    last = step == config.steps or forgotten
+    evaluation = watch.measure(ctx, retain=False) if step % config.check_every == 0 else {}
+    done = config.stop_at is not None and bool(evaluation) and watch.forgotten(evaluation, config.stop_at)
+    last = step == config.steps or done
     if last or (config.eval_every and step % config.eval_every == 0):
-        evaluation = _evaluate(ctx)
-    message = f"Step {step}/{config.steps}"
-    if last:
-        reason = f"forget accuracy {evaluation['forget_acc']:.0%} <= stop_at, stopped early; " if forgotten else ""
-        message += f": {reason}done in {time.perf_counter() - started:.1f} s"
-    return _record(ctx, step, stats, evaluation, started, "done" if last else "running", message)
+        evaluation = watch.measure(ctx)
+    if not last:
+        return _record(ctx, step, stats, evaluation, started, "running", f"Step {step}/{config.steps}")
+    remaining = watch.still_known(ctx)
+    if done:
+        outcome = f"forgotten after {step} steps"
+    elif config.stop_at is None:
+        outcome = f"{step} steps"
+    else:
+        shown = "; ".join(repr(p) for p in remaining[:3]) + (" ..." if len(remaining) > 3 else "")
+        outcome = (f"NOT all forgotten after the cap of {step} steps: {len(remaining)} of {len(ctx.forget_prompts)} "
+                   f"facts still answered" + (f" ({shown})" if remaining else "; some paraphrases still answered"))
+    message = f"Step {step}/{config.steps}: {outcome}; done in {time.perf_counter() - started:.1f} s"
+    return _record(ctx, step, stats, evaluation, started, "done", message, remaining)
 
 
 def _train_step(ctx: StepContext, optimizer, params, step: int) -> dict | None:
@@ -179,25 +191,8 @@ def _cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
     return dot / (na * nb) if na > 0 and nb > 0 else float("nan")
 
 
-def _evaluate(ctx: StepContext, retain: bool = True) -> dict:
-    """Top-1 accuracy and mean p(answer) on forget (and retain) facts, replayed from the cache."""
-    out = {}
-    for label, batches in (("forget", ctx.forget), ("retain", ctx.retain if retain else [])):
-        hits, probs = [], []
-        for cached in batches:
-            if bool(cached.batch.is_fact.any()):
-                hit, prob = answer_accuracy(ctx.replay, cached)
-                hits.append(hit.float().cpu())
-                probs.append(prob.float().cpu())
-        if hits:
-            out[f"{label}_acc"] = float(torch.cat(hits).mean())
-            out[f"{label}_prob"] = float(torch.cat(probs).mean())
-    return out
-
-
-def _record(ctx, step, stats, evaluation, started, status, message) -> StepRecord:
-    stats = stats or {}
-    evaluation = evaluation or {}
+def _record(ctx, step, stats, evaluation, started, status, message, remaining=()) -> StepRecord:
+    stats, evaluation = stats or {}, evaluation or {}
     nan = float("nan")
     return StepRecord(
         step=step, total_steps=ctx.config.steps,
@@ -206,11 +201,13 @@ def _record(ctx, step, stats, evaluation, started, status, message) -> StepRecor
         retain_drift=stats.get("retain_drift", 0.0 if step == 0 else nan), grad_cos=stats.get("grad_cos", nan),
         forget_acc=evaluation.get("forget_acc"), retain_acc=evaluation.get("retain_acc"),
         forget_prob=evaluation.get("forget_prob"), retain_prob=evaluation.get("retain_prob"),
-        elapsed_s=time.perf_counter() - started, status=status, message=message,
+        paraphrase_acc=evaluation.get("paraphrase_acc"), neighbour_acc=evaluation.get("neighbour_acc"),
+        neighbour_prob=evaluation.get("neighbour_prob"),
+        elapsed_s=time.perf_counter() - started, status=status, message=message, remaining=tuple(remaining),
     )
 
 
 def _error_record(config, step, started, message) -> StepRecord:
     nan = float("nan")
-    return StepRecord(step, config.steps, nan, nan, nan, nan, nan, nan, None, None, None, None,
+    return StepRecord(step, config.steps, nan, nan, nan, nan, nan, nan, None, None, None, None, None, None, None,
                       time.perf_counter() - started, "error", message)

@@ -14,6 +14,7 @@ import dataclasses
 
 import torch
 
+from kuda_core.data.facts import Fact
 from kuda_core.forget import nullspace as ns
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.context import StepContext
@@ -32,8 +33,12 @@ def trainable_names(lm: LoadedModel, config: UnlearnConfig) -> list[str]:
     return names
 
 
-def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, config, modules: list[str]) -> StepContext:
-    """Tokenize; cache streams, v0 and retain keys in one no-grad pass per batch; build projectors."""
+def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, config, modules: list[str],
+                  neighbours=()) -> StepContext:
+    """Tokenize; cache streams, v0 and retain keys in one no-grad pass per batch; build projectors.
+
+    The forget facts' paraphrases and the neighbours are cached too, to be measured (never trained on).
+    """
     generator = torch.Generator().manual_seed(config.seed)
     method = get_method(config.method)
     pad = pad_id_of(lm.tokenizer)
@@ -44,6 +49,10 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     block_out = method.block_outputs(config.options, max(config.layers), lm.n_layers)
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
     forget = [replay.cache(b) for b in make_batches(forget_rows, config.forget_batch, pad, lm.device)]
+    paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
+    watched = {name: [replay.cache(b) for b in make_batches(fact_rows(lm, facts, "last"), config.forget_batch, pad,
+                                                             lm.device)]
+               for name, facts in (("paraphrases", paraphrases), ("neighbours", list(neighbours)))}
 
     spectra, accumulators = _cached_spectra(lm, config, modules, retain_rows)
     keep = min(1.0, config.max_keys / max(sum(len(r.ids) for r in retain_rows), 1))
@@ -65,7 +74,7 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
     ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, retain=retain,
                       projectors=projectors, transposed=transposed, modules=modules,
-                      generator=generator, note=note)
+                      generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note, **watched)
     method.prepare(ctx)
     return ctx
 

@@ -2,7 +2,10 @@
 
     >>> choice = DataChoice(topics=("landmarks",))                 # built-in probes
     >>> choice = DataChoice.from_rows(rows)                        # own rows (data.rows.RowSet)
-    >>> data = build_split(choice)                                 # DataSplit: forget / retain used / held out
+    >>> data = build_split(choice)                                 # DataSplit: forget, neighbours, retain ...
+
+Typed rows get their relation from the probes' wording (data.relations), so the probes of that
+relation become the run's neighbours.
     >>> choice.forget_section()                                    # its part of run.json's forget section
 """
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 from kuda_core.data.facts import Fact
 from kuda_core.data.probes import load_general_texts, load_probes
+from kuda_core.data.relations import with_relations
 from kuda_core.data.rows import RowSet
 from kuda_core.data.splits import DataSplit, probes_without, split_probes, split_rows
 
@@ -68,9 +72,10 @@ def build_split(choice: DataChoice, probes: list[Fact] | None = None, texts: lis
     if not choice.facts:
         return split_probes(probes, texts, topics=choice.topics, prompts=choice.prompts,
                             holdout_fraction=choice.holdout_fraction, seed=choice.seed)
-    forget = RowSet(facts=list(choice.facts), source=choice.source)
+    forget = RowSet(facts=with_relations(choice.facts, probes), source=choice.source)
     if choice.retain_facts is None and not choice.retain_texts:
         retain = probes_without(forget, probes)
     else:
-        retain = RowSet(facts=list(choice.retain_facts or ()), texts=list(choice.retain_texts), source="retain rows")
+        retain = RowSet(facts=with_relations(choice.retain_facts or (), probes), texts=list(choice.retain_texts),
+                        source="retain rows")
     return split_rows(forget, retain, texts, choice.holdout_fraction, choice.seed)

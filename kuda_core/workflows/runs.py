@@ -62,7 +62,7 @@ def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = 
     started = time.perf_counter()
     run.status = "running"
     data = run.data
-    steps = iter_unlearn(lm, data.forget, data.retain_used, data.texts_used, run.config, snapshot)
+    steps = iter_unlearn(lm, data.forget, data.retain_used, data.texts_used, run.config, snapshot, data.neighbours)
     try:
         for record in steps:
             run.records.append(record)

@@ -1,0 +1,60 @@
+"""What the unlearning loop measures as it goes, replayed from the cached streams (cheap).
+
+    >>> measure(ctx)                         # {"forget_acc", "forget_prob", "paraphrase_acc", ...}
+    >>> measure(ctx, retain=False)           # the cheap check: forget, paraphrases, neighbours
+    >>> still_known(ctx)                     # prompts of forget facts whose answer is still top-1
+
+Paraphrases count only where the original model knew them (marked before the first step), so
+"forgotten" means the answers that were there are gone. Neighbours (other facts of the same
+relations) are never trained on: their accuracy shows how precise the forgetting is.
+"""
+from __future__ import annotations
+
+import torch
+
+from kuda_core.forget.context import StepContext
+from kuda_core.forget.replay import Cached, answer_accuracy
+
+
+def _hits(ctx: StepContext, batches: list[Cached]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(top-1 hit (F,) bool, p(first answer token) (F,)) over the fact rows of the batches, in order."""
+    hits, probs = [], []
+    for cached in batches:
+        if bool(cached.batch.is_fact.any()):
+            hit, prob = answer_accuracy(ctx.replay, cached)
+            hits.append(hit.cpu())
+            probs.append(prob.float().cpu())
+    if not hits:
+        return torch.zeros(0, dtype=torch.bool), torch.zeros(0)
+    return torch.cat(hits), torch.cat(probs)
+
+
+def mark_known_paraphrases(ctx: StepContext) -> None:
+    """Remember which paraphrases the model answers before training (call once, before the first step)."""
+    ctx.paraphrase_known = _hits(ctx, ctx.paraphrases)[0]
+
+
+def measure(ctx: StepContext, retain: bool = True) -> dict:
+    """Top-1 accuracy and mean p(answer) of the forget facts, known paraphrases, neighbours (and retain)."""
+    out = {}
+    groups = [("forget", ctx.forget, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
+              ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
+    for label, batches, keep in groups:
+        hit, prob = _hits(ctx, batches)
+        if keep is not None:
+            hit, prob = hit[keep], prob[keep]
+        if hit.numel():
+            out[f"{label}_acc"] = float(hit.float().mean())
+            out[f"{label}_prob"] = float(prob.mean())
+    return out
+
+
+def still_known(ctx: StepContext) -> tuple[str, ...]:
+    """Prompts of the forget facts whose answer is still the model's top-1."""
+    hit, _ = _hits(ctx, ctx.forget)
+    return tuple(prompt for prompt, known in zip(ctx.forget_prompts, hit.tolist()) if known)
+
+
+def forgotten(evaluation: dict, target: float) -> bool:
+    """True when forget prompts and known paraphrases are at or below the target accuracy."""
+    return all(evaluation.get(key, 0.0) <= target for key in ("forget_acc", "paraphrase_acc"))
