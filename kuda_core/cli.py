@@ -39,7 +39,7 @@ from kuda_core.workflows.summaries import answers_table, drift_summary
 
 COMMANDS = ("trace", "locate", "unlearn", "evaluate", "export", "run")
 CURVE_KEYS = ("loss", "krd", "retain_drift", "forget_acc", "retain_acc")
-ANSWER_SETS = ("forget", "forget paraphrases", "retain (held out)")
+ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain (held out)")
 
 
 @dataclass

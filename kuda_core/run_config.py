@@ -16,7 +16,7 @@ Schema (every section optional except where a command needs it; unknown keys are
              "retain_facts": [...], "method": "kuda", <UnlearnConfig shared fields except layers>,
              <the method's own options, e.g. "beta" for KUDA>},
   "evaluate": {"batch_size": 32, "max_new_tokens": 20, "top_k": 5, "answer_sets": null,
-               "coherence": {<inspect.coherence.CoherenceConfig fields>}, "drift": true,
+               "drift": true,
                "mc": [{"source": "wmdp-bio" | "file.jsonl", "topic": null, "limit": null, "split": "test"}],
                "muse": {"source": "news" | "folder", "auc_retrained": null, <MuseConfig fields>}},
   "export": {"path": "runs/my-run", "overwrite": false, "figures": true}
@@ -36,7 +36,6 @@ from kuda_core.data.rows import rows_from_records
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.inspect.benchmarks.multiple_choice import MCConfig
 from kuda_core.inspect.benchmarks.muse import MuseConfig
-from kuda_core.inspect.coherence import CoherenceConfig
 from kuda_core.inspect.evaluate import EvalConfig
 from kuda_core.locate.config import TraceConfig
 
@@ -169,7 +168,6 @@ class EvaluateSection(Section):
     max_new_tokens: int = Field(20, ge=1, le=256)
     top_k: int = Field(5, ge=1)
     answer_sets: tuple[str, ...] | None = None
-    coherence: dict = Field(default_factory=dict)   # inspect.coherence.CoherenceConfig fields
     drift: bool = True                              # per-layer drift, KRD and PCA
     mc: tuple[MCSpec, ...] = ()                     # multiple-choice benchmarks
     muse: MuseSpec | None = None                    # MUSE metrics
@@ -181,8 +179,7 @@ class EvaluateSection(Section):
 
     def eval_config(self) -> EvalConfig:
         return EvalConfig(batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, top_k=self.top_k,
-                          answer_sets=self.answer_sets,
-                          coherence=_build(CoherenceConfig, "evaluate.coherence", dict(self.coherence)))
+                          answer_sets=self.answer_sets)
 
 
 class ExportSection(Section):

@@ -1,4 +1,4 @@
-"""Evaluation: log-probs, perplexity, probe accuracy, coherence, before/after comparison."""
+"""Evaluation: log-probs, perplexity, probe accuracy, fluency, before/after comparison."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kuda_core.model.generation import greedy_batch, next_token_stats
-from kuda_core.inspect.coherence import CoherenceConfig, check_coherence, is_coherent, repetition_rate, words
+from kuda_core.inspect.fluency import check_fluency, repetition_rate, score, words
 from kuda_core.inspect.compare import compare_answers
 from kuda_core.inspect.evaluate import TABLE_COLUMNS, EvalConfig, evaluate, iter_evaluate, perplexity, probe_stats
 from kuda_core.workflows.summaries import answers_table
@@ -46,21 +46,17 @@ def test_repetition_rate_by_hand():
     assert repetition_rate("the city of the gods") == 0.0
     assert repetition_rate("") == 0.0 and repetition_rate("one") == 0.0
     assert repetition_rate("a a b", n=1) == pytest.approx(1 / 3)
-    assert words("Paris, France!") == ["paris", "france"]
+    assert words("Paris, France! 42") == ["Paris", ",", "France", "!", "42"]   # punctuation counts: salad shows
     with pytest.raises(ValueError):
         repetition_rate("x", n=0)
 
 
-def test_coherence_rule_and_config():
-    config = CoherenceConfig(max_perplexity=50, max_repetition=0.3)
-    assert is_coherent(10.0, 0.0, 5, config)
-    assert not is_coherent(51.0, 0.0, 5, config)
-    assert not is_coherent(10.0, 0.5, 5, config)
-    assert not is_coherent(10.0, 0.0, 0, config)
-    assert not is_coherent(float("inf"), 0.0, 5, config)
-    for bad in (dict(max_perplexity=1.0), dict(max_repetition=1.5), dict(ngram=0), dict(min_words=-1)):
-        with pytest.raises(ValueError):
-            CoherenceConfig(**bad)
+def test_fluency_score_rises_with_fit_and_likelihood_and_falls_with_loops():
+    fluent = score((1.5, -1.2, 0.0, 0.9))            # fits the prompt, likely, no loop, varied words
+    assert fluent > 0.65
+    assert score((0.0, -1.2, 0.0, 0.9)) < fluent     # could follow anything
+    assert score((1.5, -4.0, 0.0, 0.9)) < fluent     # unlikely text
+    assert score((1.5, -1.2, 0.6, 0.4)) < 0.65       # a loop
     with pytest.raises(ValueError, match="answer_sets"):
         next(iter_evaluate(None, None, {"forget": ([], [])}, config=EvalConfig(answer_sets=("missing",))))
 
@@ -148,11 +144,11 @@ def test_compare_answers_unchanged_model(tiny_lm):
     rows = compare_answers(tiny_lm, None, PROMPTS, config=EvalConfig(max_new_tokens=5, top_k=3))
     for row in rows:
         assert not row.changed and row.original_text == row.current_text
-        assert row.coherent == row.original_coherent
+        assert row.fluent == row.original_fluent
         assert row.original_p == row.current_p and row.original_rank == row.current_rank == 1
         assert len(row.current_top) == 3 and row.answer == row.original_top[0][0]
     frame = answers_table({"forget": rows})
-    assert len(frame) == 3 and {"set", "prompt", "changed", "coherent", "ppl (original model)"} <= set(frame.columns)
+    assert len(frame) == 3 and {"set", "prompt", "changed", "fluent", "ppl (original model)"} <= set(frame.columns)
 
 
 def test_compare_answers_reads_the_original_through_the_snapshot(tiny_lm):
@@ -169,14 +165,15 @@ def test_compare_answers_reads_the_original_through_the_snapshot(tiny_lm):
     assert torch.equal(dict(tiny_lm.model.named_parameters())[next(iter(snap.originals))], edited)
 
 
-def test_coherence_is_measured_under_the_original_weights(tiny_lm):
+def test_fluency_is_measured_under_the_original_weights(tiny_lm):
     answers = [" Paris and the river", " of of of of of of", ""]
-    plain = check_coherence(tiny_lm, PROMPTS, answers)
+    plain = check_fluency(tiny_lm, PROMPTS, answers)
     snap = edit_layer(tiny_lm, scale=2.0)
-    through_snapshot = check_coherence(tiny_lm, PROMPTS, answers, snap)
-    assert [c.perplexity for c in through_snapshot] == pytest.approx([c.perplexity for c in plain])
-    assert through_snapshot[1].repetition > 0.5 and not through_snapshot[1].coherent
-    assert through_snapshot[2].perplexity == float("inf") and not through_snapshot[2].coherent
+    through_snapshot = check_fluency(tiny_lm, PROMPTS, answers, snap)
+    assert [c.score for c in through_snapshot] == pytest.approx([c.score for c in plain])
+    assert [c.fit for c in through_snapshot] == pytest.approx([c.fit for c in plain])
+    assert through_snapshot[1].repetition > 0.5 and not through_snapshot[1].fluent
+    assert through_snapshot[2].perplexity == float("inf") and not through_snapshot[2].fluent
 
 
 def test_evaluate_table_for_unchanged_model(tiny_lm):
@@ -191,7 +188,7 @@ def test_evaluate_table_for_unchanged_model(tiny_lm):
     assert list(table.columns) == TABLE_COLUMNS
     assert set(table["set"]) == {"forget", "retain", "general"}
     assert np.allclose(table["change"], 0.0)
-    assert set(table[table["set"] == "forget"]["metric"]) >= {"top-1 accuracy", "coherent answers", "changed answers"}
+    assert set(table[table["set"] == "forget"]["metric"]) >= {"top-1 accuracy", "fluent answers", "changed answers"}
     assert list(result.answers) == ["forget"] and len(result.answers["forget"]) == 2
 
 
@@ -224,8 +221,9 @@ def test_stopping_early_keeps_the_edited_weights(tiny_lm):
 
 
 @pytest.mark.slow
-def test_default_model_coherence_separates_fluent_from_garbage(default_lm):
-    prompts = ["The Eiffel Tower is located in the city of"] * 3
-    answers = [" Rome, which is a city in Italy.", " Sollitum and Sollit", " Paris. Paris. Paris. Paris. Paris."]
-    checks = check_coherence(default_lm, prompts, answers)
-    assert [c.coherent for c in checks] == [True, False, False]
+def test_default_model_fluency_separates_fluent_from_garbage(default_lm):
+    prompts = ["The Eiffel Tower is located in the city of"] * 4
+    answers = [" Rome, which is a city in Italy.", " Sollitum and Sollit", " Paris. Paris. Paris. Paris. Paris.",
+               " the 4A11A1A11A11A11A11"]
+    checks = check_fluency(default_lm, prompts, answers)
+    assert [c.fluent for c in checks] == [True, False, False, False]

@@ -12,6 +12,10 @@ from kuda_core.workflows.summaries import PROMPT_SETS, answers_summary, compare_
 from ui.errors import user_errors
 from ui.session import HOST
 
+FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer is (or the reverse). Fluent = a "
+                "verdict on the new text read by the original model (fit to the prompt, likelihood, repetition); "
+                "checked against 363 hand-labelled answers it agreed with the labels on 82% of held-out ones and let "
+                "through 17% of the non-fluent ones (kuda_core/inspect/fluency.py).")
 # set, prompt, answer, original, unlearned fit a laptop screen side by side; the numbers scroll
 ANSWER_COLUMN_WIDTHS = ["110px", "210px", "80px", "230px", "230px", "70px", "70px", "60px", "60px", "220px",
                         "75px", "75px", "90px"]
@@ -34,8 +38,7 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=
         progress(done / total, desc=f"prompt {done}/{total}")
         yield _styled(table), answers_summary(table)
     visitor.keep("comparison", table, HOST)
-    yield _styled(table), ("Done. " + answers_summary(table) + ". Coherent = perplexity of the answer under the "
-                           "original model and its repetition rate within the thresholds of kuda_core.inspect.coherence.")
+    yield _styled(table), ("Done. " + answers_summary(table) + ". " + FLUENCY_HELP)
 
 
 @user_errors
@@ -89,7 +92,8 @@ def nullspace_clicked(visitor, progress=gr.Progress()):
 def build(visitor: gr.State) -> None:
     with gr.Tab("Compare", id="compare"):
         with gr.Row():
-            chosen = gr.CheckboxGroup(list(PROMPT_SETS), value=["forget facts", "retain neighbours (held out)"],
+            chosen = gr.CheckboxGroup(list(PROMPT_SETS), value=["forget facts", "neighbours (held out)",
+                                                                "other facts (held out)"],
                                       label="Prompts", elem_id="compare-sets")
             limit = gr.Slider(1, 50, value=8, step=1, label="At most per set")
             max_new = gr.Slider(1, 60, value=12, step=1, label="New tokens")

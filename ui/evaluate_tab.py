@@ -1,4 +1,4 @@
-"""The "Evaluate" tab: probe accuracy, perplexity, coherence, multiple choice and MUSE, before vs after."""
+"""The "Evaluate" tab: probe accuracy, perplexity, fluency, multiple choice and MUSE, before vs after."""
 from __future__ import annotations
 
 import gradio as gr
@@ -11,8 +11,8 @@ from kuda_core.workflows.summaries import answers_table
 from ui.errors import user_errors
 from ui.session import HOST
 
-ANSWER_SETS = ("forget", "forget paraphrases", "retain (held out)")
-ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "coherent", "ppl (original model)"]
+ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain (held out)")
+ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "fluent", "ppl (original model)"]
 
 
 def _mc_specs(mc_source: str, mc_file, mc_limit) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Original vs unlearned answers, prompt by prompt: greedy text, p and rank of the answer, top-k, coherence.
+"""Original vs unlearned answers, prompt by prompt: greedy text, p and rank of the answer, top-k, fluency.
 
     >>> rows = compare_answers(lm, snap, prompts, answers)     # [AnswerComparison], original vs now
     >>> for index, row in iter_compare_answers(lm, snap, prompts): ...   # stoppable, in batches
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-from kuda_core.inspect.coherence import CoherenceConfig, check_coherence
+from kuda_core.inspect.fluency import check_fluency
 from kuda_core.model.generation import greedy_batch, next_token_stats
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
@@ -24,7 +24,6 @@ class CompareConfig:
     batch_size: int = 32              # prompts per forward pass
     max_new_tokens: int = 20          # length of the greedy answers that are compared
     top_k: int = 5                    # next tokens shown per answer
-    coherence: CoherenceConfig = field(default_factory=CoherenceConfig)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -47,18 +46,12 @@ class AnswerComparison:
     current_rank: int
     original_top: tuple[tuple[str, float], ...]   # top-k next tokens before / after
     current_top: tuple[tuple[str, float], ...]
-    changed: bool                # the greedy continuation differs
-    coherent: bool               # the current continuation passes the coherence check
-    original_coherent: bool      # the original continuation does (the baseline)
+    changed: bool                # the answer changed: its first token is top-1 before and not after (or the reverse)
+    text_changed: bool           # the greedy continuation differs at all
+    fluent: bool                 # the current continuation passes the fluency verdict (inspect.fluency)
+    original_fluent: bool        # the original continuation does (the baseline)
     perplexity: float            # of the current continuation under the original model
-    repetition: float            # repeated word n-gram share of the current continuation
-
-    def row(self) -> dict:
-        """Flat dict for a table (top-k lists as 'token (p)' strings)."""
-        out = asdict(self)
-        for key in ("original_top", "current_top"):
-            out[key] = ", ".join(f"{t!r} ({p:.2f})" for t, p in getattr(self, key))
-        return out
+    fluency_score: float         # P(fluent) of the verdict
 
 
 def original_weights(lm: LoadedModel, snapshot: WeightSnapshot | None):
@@ -89,7 +82,7 @@ def iter_compare_answers(
             before = next_token_stats(lm, part, wanted, config.top_k, size)
         after_text = greedy_batch(lm, part, config.max_new_tokens, size)
         after = next_token_stats(lm, part, [b.answer_id for b in before], config.top_k, size)
-        checks = check_coherence(lm, part + part, after_text + before_text, snapshot, config.coherence)
+        checks = check_fluency(lm, part + part, after_text + before_text, snapshot, size)
         for j, prompt in enumerate(part):
             now, then = checks[j], checks[len(part) + j]
             yield start + j, AnswerComparison(
@@ -98,9 +91,10 @@ def iter_compare_answers(
                 original_p=before[j].answer_p, current_p=after[j].answer_p,
                 original_rank=before[j].answer_rank, current_rank=after[j].answer_rank,
                 original_top=before[j].top, current_top=after[j].top,
-                changed=after_text[j] != before_text[j],
-                coherent=now.coherent, original_coherent=then.coherent,
-                perplexity=now.perplexity, repetition=now.repetition,
+                changed=(before[j].answer_rank == 1) != (after[j].answer_rank == 1),
+                text_changed=after_text[j] != before_text[j],
+                fluent=now.fluent, original_fluent=then.fluent,
+                perplexity=now.perplexity, fluency_score=now.score,
             )
 
 

@@ -1,4 +1,4 @@
-"""Before / after evaluation: probe accuracy, perplexity, answers and their coherence.
+"""Before / after evaluation: probe accuracy, perplexity, answers and their fluency.
 
     >>> stats = probe_stats(lm, prompts, answers)               # ProbeStats(accuracy, mean_p, ...)
     >>> perplexity(lm, general_texts)                           # token-weighted
@@ -9,8 +9,8 @@
 "Original" numbers come from the same model with the snapshot's original weights swapped in
 (`snapshot.original`), so no second copy of the model is needed; with snapshot=None the model
 is taken as unedited and both columns agree. Answers are greedy continuations generated in
-batches (inspect.compare) and judged by coherence.check_coherence, whose thresholds are
-documented there; the table reports the original model's coherent share as the baseline.
+batches (inspect.compare) and judged by fluency.check_fluency, whose validation is documented
+there; the table reports the original model's fluent share as the baseline.
 """
 from __future__ import annotations
 
@@ -116,11 +116,11 @@ def _measures(probe_sets, text_sets, benchmarks, config: EvalConfig) -> list[tup
 
 
 def _answer_rows(name: str, found: Sequence[AnswerComparison]) -> list[dict]:
-    """Coherent and changed shares of one set's answers, as table rows (none for an empty set)."""
+    """Fluent and changed shares of one set's answers, as table rows (none for an empty set)."""
     if not found:
         return []
-    return _rows(name, {"coherent answers": float(np.mean([r.original_coherent for r in found])), "changed answers": 0.0},
-                 {"coherent answers": float(np.mean([r.coherent for r in found])),
+    return _rows(name, {"fluent answers": float(np.mean([r.original_fluent for r in found])), "changed answers": 0.0},
+                 {"fluent answers": float(np.mean([r.fluent for r in found])),
                   "changed answers": float(np.mean([r.changed for r in found]))})
 
 

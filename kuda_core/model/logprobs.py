@@ -4,7 +4,7 @@
     >>> continuation_logprobs(lm, ["Q: 2+2?\\nA:"], [" 4"])       # [array of len(" 4" ids)]
     >>> perplexity_of(lm, texts)                               # token-weighted, one number
 
-Shared by perplexity, coherence, Min-K% membership scores and multiple-choice scoring.
+Shared by perplexity, fluency, Min-K% membership scores and multiple-choice scoring.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from kuda_core.inspect.drift import PCAView, krd, layer_drift, pca_view
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
 
-PROMPT_SETS = ("forget facts", "forget paraphrases", "retain neighbours (held out)", "free text")
+PROMPT_SETS = ("forget facts", "forget paraphrases", "neighbours (held out)", "other facts (held out)", "free text")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ def compare_prompts(data: DataSplit | None, sets: Sequence[str], free_text: str 
             pairs = [(f.prompt, f.answer) for f in data.forget]
         elif name == "forget paraphrases":
             pairs = [(p, f.answer) for f in data.forget for p in f.paraphrases]
+        elif name == "neighbours (held out)":
+            pairs = [(f.prompt, f.answer) for f in data.neighbours]
         else:
             pairs = [(f.prompt, f.answer) for f in (data.retain_held or data.retain_used)]
         rows += [PromptRow(name, p, a) for p, a in pairs][:limit]
@@ -75,16 +77,16 @@ def answers_table(by_set: Mapping[str, Sequence[AnswerComparison]]) -> pd.DataFr
         "p before": round(c.original_p, 4), "p after": round(c.current_p, 4),
         "rank before": c.original_rank, "rank after": c.current_rank,
         "top-5 after": ", ".join(f"{t!r} {p:.2f}" for t, p in c.current_top),
-        "changed": c.changed, "coherent": "yes" if c.coherent else "NO",
+        "changed": c.changed, "fluent": "yes" if c.fluent else "NO",
         "ppl (original model)": round(c.perplexity, 1),
     } for name, comparisons in by_set.items() for c in comparisons]
     return pd.DataFrame(table)
 
 
 def answers_summary(table: pd.DataFrame) -> str:
-    """Changed and coherent answers per prompt set, in one line."""
+    """Changed answers (first answer token no longer top-1) and fluent ones per prompt set, in one line."""
     return "; ".join(f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, "
-                     f"{int((rows['coherent'] == 'yes').sum())} coherent"
+                     f"{int((rows['fluent'] == 'yes').sum())} fluent"
                      for name, rows in table.groupby("set", sort=False))
 
 
