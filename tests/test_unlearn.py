@@ -288,3 +288,27 @@ def test_default_model_forgets_three_landmarks(default_lm):
     finally:
         reset(default_lm, snap)
     assert state_dict_hash(default_lm.model) == original
+
+
+def test_augmented_rows_keep_subject_and_answer():
+    from kuda_core.forget.augment import augment
+
+    facts = [Fact("The capital of France is", "France", " Paris", relation="capital of"),
+             Fact("The capital of Japan is", "Japan", " Tokyo", relation="capital of"),
+             Fact("Big Ben is in", "Big Ben", " London", relation="located in city")]
+    rows = augment(facts, ("prefix", "kshot", "question"), TEXTS, copies=2, seed=1)
+    assert rows == augment(facts, ("prefix", "kshot", "question"), TEXTS, copies=2, seed=1)   # deterministic
+    assert len(rows) == 2 * 3 * 2 + 2 * 2               # Big Ben has no other fact of its relation: no k-shot rows
+    for row in rows:
+        assert row.subject in row.prompt and row.prompt != row.subject
+        assert (row.subject, row.answer) in {(f.subject, f.answer) for f in facts}
+    kshot = [r for r in rows if r.subject == "France" and "Tokyo." in r.prompt]
+    assert kshot and kshot[0].prompt.endswith("The capital of France is")
+    with pytest.raises(ValueError, match="augment"):
+        UnlearnConfig(augment=("rhymes",))
+
+
+def test_augmentation_trains_on_more_rows_but_measures_the_facts(taught):
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS,
+                          UnlearnConfig(steps=3, **FAST, augment=("prefix", "question"), augment_copies=1))
+    assert records[-1].status == "done" and records[0].forget_acc == 1.0 and records[-1].forget_acc is not None

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
+from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.methods import get_method
 from kuda_core.forget.methods.base import Options
 from kuda_core.forget.nullspace import TAU_MODES
@@ -30,6 +31,8 @@ class UnlearnConfig:
     tau_mode: str = "relative"             # tau relative to the largest eigenvalue, or "absolute"
     gamma: float = 0.0                     # leak gamma: P + gamma (I - P); 1 = no protection
     train_inputs: bool = False             # also train the MLP input projections (projected on their own keys)
+    augment: tuple[str, ...] = ()          # forget rows in more contexts: "prefix", "kshot", "question" (forget.augment)
+    augment_copies: int = 2                # new rows per forget fact and augmentation kind
     retain_batch: int = 32                 # retain sequences per step (cycled)
     forget_batch: int = 64                 # forget facts per step (cycled when more)
     max_text_tokens: int = 64              # general texts are cut to this many tokens
@@ -43,6 +46,7 @@ class UnlearnConfig:
     def __post_init__(self) -> None:
         method = get_method(self.method)   # ValueError for an unknown method
         object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
+        object.__setattr__(self, "augment", tuple([self.augment] if isinstance(self.augment, str) else self.augment))
         object.__setattr__(self, "options", method.make_options(self.options))
         checks = [
             (len(self.layers) > 0 and min(self.layers) >= 0, f"layers must be non-negative and not empty, got {self.layers}"),
@@ -58,6 +62,8 @@ class UnlearnConfig:
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
             (self.stop_at is None or 0.0 <= self.stop_at <= 1.0, f"stop_at must be in [0, 1] or None, got {self.stop_at}"),
             (self.check_every >= 1, f"check_every must be >= 1, got {self.check_every}"),
+            (all(k in AUGMENT_KINDS for k in self.augment), f"augment takes {AUGMENT_KINDS}, got {list(self.augment)}"),
+            (1 <= self.augment_copies <= 20, f"augment_copies must be in 1..20, got {self.augment_copies}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -84,7 +90,7 @@ class UnlearnConfig:
     def settings(self) -> dict:
         """Every setting as one flat dict (shared fields and the method's options), as run.json holds them."""
         flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "options"}
-        return {**flat, "layers": list(self.layers), **self.options.model_dump()}
+        return {**flat, "layers": list(self.layers), "augment": list(self.augment), **self.options.model_dump()}
 
 
 def shared_names() -> tuple[str, ...]:

@@ -23,7 +23,8 @@ class StepContext:
     lm: object                                 # LoadedModel
     config: object                             # UnlearnConfig
     replay: Replay
-    forget: list[Cached]                       # forget batches (facts)
+    forget: list[Cached]                       # forget batches trained on (facts, and their augmented rows)
+    originals: list[Cached]                    # the forget facts as given, in order (measured)
     retain: list[Cached]                       # retain batches (facts, then texts)
     projectors: dict[str, Projector]           # trained module -> relaxed null-space projector
     transposed: dict[str, bool]                # trained module -> weight stored (in, out)

@@ -16,6 +16,7 @@ import torch
 
 from kuda_core.data.facts import Fact
 from kuda_core.forget import nullspace as ns
+from kuda_core.forget.augment import augment
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
@@ -42,13 +43,18 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     generator = torch.Generator().manual_seed(config.seed)
     method = get_method(config.method)
     pad = pad_id_of(lm.tokenizer)
-    forget_rows = fact_rows(lm, forget_facts, method.forget_tokens(config.options))
+    tokens = method.forget_tokens(config.options)
+    extra = augment(forget_facts, config.augment, general_texts, config.augment_copies, config.seed)
+    forget_rows = fact_rows(lm, forget_facts, tokens)
+    train_rows = forget_rows + fact_rows(lm, extra, tokens)
     retain_fact_rows = fact_rows(lm, retain_facts, "prompt")
     retain_text_rows = text_rows(lm, general_texts, config.max_text_tokens)
     retain_rows = retain_fact_rows + retain_text_rows
     block_out = method.block_outputs(config.options, max(config.layers), lm.n_layers)
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
-    forget = [replay.cache(b) for b in make_batches(forget_rows, config.forget_batch, pad, lm.device)]
+    originals = [replay.cache(b) for b in make_batches(forget_rows, config.forget_batch, pad, lm.device)]
+    forget = originals if not extra else [replay.cache(b) for b in make_batches(train_rows, config.forget_batch, pad,
+                                                                                 lm.device)]
     paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
     watched = {name: [replay.cache(b) for b in make_batches(fact_rows(lm, facts, "last"), config.forget_batch, pad,
                                                              lm.device)]
@@ -72,7 +78,7 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
                     f"{config.layers[0]} (tau={config.tau:g} {config.tau_mode}, gamma={config.gamma:g}, "
                     f"{spectrum.count} retain keys)")
     transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
-    ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, retain=retain,
+    ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, originals=originals, retain=retain,
                       projectors=projectors, transposed=transposed, modules=modules,
                       generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note, **watched)
     method.prepare(ctx)

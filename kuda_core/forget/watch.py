@@ -37,7 +37,7 @@ def mark_known_paraphrases(ctx: StepContext) -> None:
 def measure(ctx: StepContext, retain: bool = True) -> dict:
     """Top-1 accuracy and mean p(answer) of the forget facts, known paraphrases, neighbours (and retain)."""
     out = {}
-    groups = [("forget", ctx.forget, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
+    groups = [("forget", ctx.originals, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
               ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
     for label, batches, keep in groups:
         hit, prob = _hits(ctx, batches)
@@ -51,7 +51,7 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
 
 def still_known(ctx: StepContext) -> tuple[str, ...]:
     """Prompts of the forget facts whose answer is still the model's top-1."""
-    hit, _ = _hits(ctx, ctx.forget)
+    hit, _ = _hits(ctx, ctx.originals)
     return tuple(prompt for prompt, known in zip(ctx.forget_prompts, hit.tolist()) if known)
 
 

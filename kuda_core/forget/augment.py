@@ -1,0 +1,53 @@
+"""Forget rows in more contexts than their own prompt, so that forgetting does not hinge on one wording.
+
+    >>> augment(facts, ("prefix", "kshot", "question"), texts, copies=2, seed=0)   # [Fact] (originals not included)
+
+  * "prefix": a sentence from a general text, then the prompt ("Rain fell all day. The Eiffel Tower is ...");
+  * "kshot": two other forget facts of the same relation, answered, then the prompt
+    ("The Colosseum is located in the city of Rome. Big Ben is located in the city of London. The ...");
+  * "question": the prompt wrapped as a question ("Q: The Eiffel Tower is located in the city of ...?\\nA:").
+The subject stays inside the new prompt and the answer stays the same, so every method trains on
+the augmented rows as on the originals. The question wordings here differ from the ones the
+robustness checks use (kuda_core.inspect.attacks), so those checks stay a test, not a rehearsal.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+
+from kuda_core.data.facts import Fact
+
+AUGMENT_KINDS = ("prefix", "kshot", "question")
+QUESTION_WORDINGS = ("Q: {prompt} ...?\nA:", "Fill in the blank: {prompt} ___.\nThe blank is", "Quiz. {prompt}")
+
+
+def _sentences(texts: Sequence[str]) -> list[str]:
+    found = [s.strip() for text in texts for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4]
+    return found or ["This is a sentence."]
+
+
+def augment(facts: Sequence[Fact], kinds: Sequence[str], texts: Sequence[str] = (), copies: int = 2,
+            seed: int = 0) -> list[Fact]:
+    """`copies` new rows per fact and kind (see the module docstring); deterministic for a seed."""
+    unknown = [k for k in kinds if k not in AUGMENT_KINDS]
+    if unknown:
+        raise ValueError(f"Unknown augmentation {unknown}; choose from {AUGMENT_KINDS}")
+    rng = random.Random(seed)
+    sentences = _sentences(texts)
+    rows: list[Fact] = []
+    for fact in facts:
+        same = [f for f in facts if f.relation == fact.relation and f.subject != fact.subject]
+        for kind in kinds:
+            for _ in range(copies):
+                if kind == "prefix":
+                    prompt = f"{rng.choice(sentences)} {fact.prompt}"
+                elif kind == "kshot":
+                    if not same:
+                        continue
+                    shots = rng.sample(same, min(2, len(same)))
+                    prompt = " ".join(f"{s.prompt}{s.answer.rstrip()}." for s in shots) + f" {fact.prompt}"
+                else:
+                    prompt = rng.choice(QUESTION_WORDINGS).format(prompt=fact.prompt)
+                rows.append(Fact(prompt, fact.subject, fact.answer, fact.relation, fact.topic))
+    return rows
