@@ -5,8 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from kuda_core.inspect.compare import CompareConfig
-from kuda_core.locate.config import KINDS, TraceConfig
-from kuda_core.report.plots import drift_chart, eigen_spectrum, pca_scatter, trace_heatmap
+from kuda_core.report.plots import drift_chart, eigen_spectrum, pca_scatter
 from kuda_core.workflows import jobs
 from kuda_core.workflows.summaries import PROMPT_SETS, answers_summary, compare_prompts
 from ui.errors import user_errors
@@ -51,34 +50,6 @@ def drift_clicked(pca_layer, visitor):
 
 
 @user_errors
-def retrace_clicked(fact_index, kind, samples, visitor, progress=gr.Progress()):
-    if visitor.run is None:
-        raise ValueError("Nothing to inspect yet: run Forget first")
-    facts = visitor.run.data.forget
-    index = int(fact_index or 0)
-    if not 0 <= index < len(facts):
-        raise ValueError(f"Forget fact number {index} does not exist: choose 0..{len(facts) - 1}")
-    fact = facts[index]
-    heat = {"original": None, "unlearned": None}
-    results = {}
-    for which, partial in jobs.iter_retrace(HOST, visitor, fact, TraceConfig(kind=kind, samples=int(samples))):
-        results[which] = partial
-        heat[which] = trace_heatmap(partial.scores, partial.tokens, partial.subject_range, partial.kind,
-                                    p_corrupt=partial.p_corrupt, p_clean=partial.p_clean,
-                                    title=f"{which}: restoring the {partial.kind}")
-        half = 0.5 if which == "unlearned" else 0.0
-        progress(half + 0.5 * partial.rows_done / len(partial.tokens), desc=f"{which} model")
-        yield heat["original"], heat["unlearned"], ""
-    before, after = results["original"], results["unlearned"]
-    peak_before, peak_after = float(before.indirect_effect.max()), float(after.indirect_effect.max())
-    verdict = ("Restoring clean states no longer brings the answer back." if peak_after < 0.05
-               else "Some states still carry the answer.")
-    yield (heat["original"], heat["unlearned"],
-           f"{fact.prompt} ->{fact.answer}: p clean {before.p_clean:.3f} -> {after.p_clean:.3f}; "
-           f"largest indirect effect {peak_before:.3f} -> {peak_after:.3f}. {verdict}")
-
-
-@user_errors
 def nullspace_clicked(visitor, progress=gr.Progress()):
     progress(0.1, desc="collecting retain keys")
     report = jobs.null_space(HOST, visitor)
@@ -110,16 +81,6 @@ def build(visitor: gr.State) -> None:
             with gr.Row():
                 drift_plot = gr.Plot(label="Drift per layer")
                 pca_plot = gr.Plot(label="PCA before / after")
-        with gr.Accordion("Tracing after unlearning", open=False):
-            with gr.Row():
-                fact_index = gr.Number(value=0, precision=0, label="Forget fact number (0 = first)")
-                kind = gr.Dropdown(list(KINDS), value="mlp", label="Kind")
-                samples = gr.Slider(1, 20, value=5, step=1, label="Noise samples")
-                retrace = gr.Button("Trace original and unlearned")
-            retrace_text = gr.Markdown("")
-            with gr.Row():
-                heat_before = gr.Plot(label="original")
-                heat_after = gr.Plot(label="unlearned")
         with gr.Accordion("Null space", open=False):
             null_run = gr.Button("Inspect the null space of the edited layers")
             null_table = gr.Dataframe(interactive=False)
@@ -128,8 +89,6 @@ def build(visitor: gr.State) -> None:
     events = [
         run.click(compare_clicked, [chosen, free_text, limit, max_new, visitor], [answers, summary], api_name="compare"),
         drift_run.click(drift_clicked, [pca_layer, visitor], [drift_plot, pca_plot, drift_text], api_name="drift"),
-        retrace.click(retrace_clicked, [fact_index, kind, samples, visitor], [heat_before, heat_after, retrace_text],
-                      api_name="retrace"),
         null_run.click(nullspace_clicked, [visitor], [null_plot, null_table], api_name="null_space"),
     ]
     stop.click(None, None, None, cancels=events, api_visibility="private")

@@ -1,26 +1,30 @@
 """The "Forget" tab: pick forget / retain data and layers, run KUDA or a baseline, watch it, Reset."""
 from __future__ import annotations
 
+from functools import partial
+
 import gradio as gr
 import pandas as pd
 
 from kuda_core.data.probes import load_probes, topics
 from kuda_core.data.rows import load_hf_rows, load_rows_file, parse_rows_text
+from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.forget.tuning import TuneConfig
 from kuda_core.report.plots import training_curves
+from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
 from kuda_core.workflows import jobs
 from kuda_core.workflows.data import DataChoice, build_split
 from kuda_core.workflows.runs import RunRecord
 from ui.errors import user_errors
 from ui.forms import Form, option_widgets
 from ui.locate_tab import fact_label
-from ui.session import HOST, status_of
+from ui.session import HOST, OPTIONS, status_of
 
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
-CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "retain_acc")
-SHARED = ("steps", "lr", "tau", "tau_mode", "gamma", "train_inputs", "eval_every")   # shared settings in the UI
+CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
+              "neighbour_acc", "retain_acc")
 
 
 def _rows(values: dict, role: str):
@@ -65,7 +69,8 @@ def unlearn_config(values: dict) -> UnlearnConfig:
     shared = {"layers": tuple(sorted(int(x) for x in values["layers"])), "steps": int(values["steps"]),
               "lr": float(values["lr"]), "tau": tau if tau > 0 else None, "tau_mode": values["tau_mode"],
               "gamma": float(values["gamma"]), "train_inputs": bool(values["train_inputs"]),
-              "eval_every": int(values["eval_every"])}
+              "eval_every": int(values["eval_every"]), "augment": tuple(values["augment"] or ()),
+              "stop_at": 0.0 if values["until_forgotten"] else None}
     prefix = f"{method}."
     options = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and v is not None}
     return UnlearnConfig.create(method, **shared, **options)
@@ -73,8 +78,27 @@ def unlearn_config(values: dict) -> UnlearnConfig:
 
 def _table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
-    columns = ["step", "loss", "krd", "retain_drift", "grad_cos", "forget_acc", "retain_acc", "elapsed_s"]
+    columns = ["step", "loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc", "neighbour_acc",
+               "retain_acc", "elapsed_s"]
     return frame[[c for c in columns if c in frame]].round(4).tail(12)
+
+
+def verdict(run: RunRecord) -> str:
+    """One line a room can read: forgotten or not, what remains, how precise, how fluent."""
+    last, m = run.last, run.metrics
+    if last is None:
+        return "Nothing ran."
+    parts = [f"**{'Forgotten' if not last.remaining else f'{len(last.remaining)} facts still answered'}**"
+             f" after {last.step} steps ({run.seconds:.0f} s)"]
+    if last.paraphrase_acc is not None:
+        parts.append(f"paraphrases still answered: {last.paraphrase_acc:.0%}")
+    if last.neighbour_acc is not None:
+        parts.append(f"neighbours kept: {last.neighbour_acc:.0%}")
+    if m.get("fluent") is not None:
+        parts.append(f"fluent new answers: {m['fluent']:.0%}")
+    if run.status == "stopped":
+        parts.append("stopped by you: the weights reached so far are kept")
+    return "; ".join(parts) + "."
 
 
 def _floats(text: str, name: str) -> tuple[float, ...]:
@@ -87,55 +111,64 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
     return values
 
 
+def _figures(run: RunRecord):
+    """The progress plot a room reads, and the internal curves (details)."""
+    rows = run.step_rows()
+    keys = [k for k in CURVE_KEYS if any(r.get(k) is not None for r in rows)]
+    details = training_curves(rows, keys, titles=CURVE_TITLES) if len(rows) > 1 else None
+    return forget_progress(rows, run.config.stop_at), details
+
+
+@user_errors
+def run_clicked(form: Form, data, progress=gr.Progress()):
+    values, visitor = form.values(data), data[form["visitor"]]
+    choice, config = data_choice(values), unlearn_config(values)
+    run = RunRecord(choice, build_split(choice), config)
+    for record in jobs.iter_forget(HOST, visitor, run, OPTIONS.runs_dir):
+        progress(record.step / config.steps, desc=record.message)
+        if record.status == "error":
+            raise ValueError(record.message)
+        yield (*_figures(run), _table(run.step_rows()), record.message, status_of(visitor))
+    yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{run.last.message}", status_of(visitor))
+
+
+@user_errors
+def tune_clicked(form: Form, data, progress=gr.Progress()):
+    """Two-stage tuning: tau (stability boundary), then beta (forgetting strength); applies the choice."""
+    values, visitor = form.values(data), data[form["visitor"]]
+    config = unlearn_config(values)
+    if config.method != "kuda":
+        raise ValueError("Two-stage tuning is for KUDA: choose the KUDA method")
+    tune = TuneConfig(taus=_floats(values["tune_taus"], "tau values"), betas=_floats(values["tune_betas"], "beta values"),
+                      tolerance=float(values["tune_tolerance"]))
+    choice = data_choice(values)
+    run = RunRecord(choice, build_split(choice), config)
+    last = None
+    for last in jobs.iter_tuning(HOST, visitor, run, tune):
+        progress(last.run / max(last.total_runs, 1), desc=last.message)
+        if last.row is not None or last.done:
+            yield pd.DataFrame(last.table).round(4), last.message, status_of(visitor)
+    if last is not None and last.done:
+        yield (pd.DataFrame(last.table).round(4), f"{last.message} Applied: {run.note}.", status_of(visitor))
+
+
+@user_errors
+def reset_clicked(visitor):
+    visitor.reset()
+    return status_of(visitor), "Your original model is back (the base weights, bit for bit)."
+
+
+def method_changed(method: str):
+    """Show the method's own settings and fill the shared ones with its defaults."""
+    spec, config = REGISTRY[method], UnlearnConfig.create(method)
+    groups = [gr.update(visible=name == method) for name in METHODS]
+    return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr,
+            config.tau if config.tau is not None else 0.0, gr.update(visible=method == "kuda"), *groups)
+
+
 def make_handlers(form: Form):
-    @user_errors
-    def run_clicked(data, progress=gr.Progress()):
-        values, visitor = form.values(data), data[form["visitor"]]
-        choice, config = data_choice(values), unlearn_config(values)
-        run = RunRecord(choice, build_split(choice), config)
-        figure = None
-        for record in jobs.iter_forget(HOST, visitor, run):
-            progress(record.step / config.steps, desc=record.message)
-            rows = run.step_rows()
-            keys = [k for k in CURVE_KEYS if any(r.get(k) is not None for r in rows)]
-            figure = training_curves(rows, keys) if record.step else figure
-            if record.status == "error":
-                raise RuntimeError(record.message)
-            yield figure, _table(rows), record.message, status_of(visitor)
-        yield figure, _table(run.step_rows()), f"{run.last.message}. {status_of(visitor)}", status_of(visitor)
-
-    @user_errors
-    def tune_clicked(data, progress=gr.Progress()):
-        """Two-stage tuning: tau (stability boundary), then beta (forgetting strength); applies the choice."""
-        values, visitor = form.values(data), data[form["visitor"]]
-        config = unlearn_config(values)
-        if config.method != "kuda":
-            raise ValueError("Two-stage tuning is for KUDA: choose the KUDA method")
-        tune = TuneConfig(taus=_floats(values["tune_taus"], "tau values"), betas=_floats(values["tune_betas"], "beta values"),
-                          tolerance=float(values["tune_tolerance"]))
-        choice = data_choice(values)
-        run = RunRecord(choice, build_split(choice), config)
-        last = None
-        for last in jobs.iter_tuning(HOST, visitor, run, tune):
-            progress(last.run / max(last.total_runs, 1), desc=last.message)
-            if last.row is not None or last.done:
-                yield pd.DataFrame(last.table).round(4), last.message, status_of(visitor)
-        if last is not None and last.done:
-            yield (pd.DataFrame(last.table).round(4), f"{last.message} Applied: {run.note}.", status_of(visitor))
-
-    @user_errors
-    def reset_clicked(visitor):
-        visitor.reset()
-        return status_of(visitor), "Your original model is back (the base weights, bit for bit)."
-
-    def method_changed(method: str):
-        """Show the method's own settings and fill the shared ones with its defaults."""
-        spec, config = REGISTRY[method], UnlearnConfig.create(method)
-        groups = [gr.update(visible=name == method) for name in METHODS]
-        return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr,
-                config.tau if config.tau is not None else 0.0, gr.update(visible=method == "kuda"), *groups)
-
-    return run_clicked, tune_clicked, reset_clicked, method_changed
+    """(run_clicked, tune_clicked, reset_clicked, method_changed), the first two reading `form` by name."""
+    return partial(run_clicked, form), partial(tune_clicked, form), reset_clicked, method_changed
 
 
 def _source_visibility(with_probes: bool):
@@ -200,7 +233,13 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
                                     info="relative to the largest eigenvalue, or absolute")
                 gamma = gr.Slider(0, 1, value=kuda.gamma, label="gamma", info="leak: P + gamma (I - P)")
                 train_inputs = gr.Checkbox(value=kuda.train_inputs, label="Also train MLP input projections")
-                eval_every = gr.Slider(0, 50, value=kuda.eval_every, step=1, label="Probe accuracy every n steps")
+                eval_every = gr.Slider(0, 50, value=kuda.eval_every, step=1, label="Retain accuracy every n steps")
+            with gr.Row():
+                augment = gr.CheckboxGroup(list(AUGMENT_KINDS), value=list(kuda.augment), label="Augment forget rows",
+                                           info="train on each fact in more contexts: a prefix sentence, k-shot "
+                                                "facts of its relation, question wordings")
+                until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
+                                    info="prompts forgotten and at most 20% of the known paraphrases answered")
         with gr.Row():
             run = gr.Button("Forget", variant="primary", elem_id="forget-run")
             stop = gr.Button("Stop", elem_id="forget-stop")
@@ -214,13 +253,16 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
                 tune = gr.Button("Tune", elem_id="forget-tune")
             tune_table = gr.Dataframe(label="Runs (the chosen settings are applied at the end)", interactive=False)
         message = gr.Markdown("", elem_id="forget-message")
-        curves = gr.Plot(label="Losses, KRD and probe accuracy", elem_id="forget-curves")
-        table = gr.Dataframe(label="Last steps", interactive=False)
+        progress_plot = gr.Plot(label="Forgetting, step by step", elem_id="forget-progress")
+        with gr.Accordion("Details: losses, representation drift, gradients, every measure per step", open=False):
+            curves = gr.Plot(label="Internal curves", elem_id="forget-curves")
+            table = gr.Dataframe(label="Last steps", interactive=False)
     form = Form(forget_source=forget_source, forget_topics=forget_topics, forget_facts=forget_facts,
                 forget_typed=forget_typed, forget_file=forget_file, forget_hf=forget_hf, retain_source=retain_source,
                 retain_typed=retain_typed, retain_file=retain_file, retain_hf=retain_hf, hf_split=hf_split,
                 holdout=holdout, layers=layers, method=method, steps=steps, lr=lr, tau=tau, tau_mode=tau_mode,
-                gamma=gamma, train_inputs=train_inputs, eval_every=eval_every, tune_taus=tune_taus,
+                gamma=gamma, train_inputs=train_inputs, eval_every=eval_every, augment=augment, until_forgotten=until,
+                tune_taus=tune_taus,
                 tune_betas=tune_betas, tune_tolerance=tune_tolerance, visitor=visitor, **option_form)
     run_clicked, tune_clicked, reset_clicked, method_changed = make_handlers(form)
     forget_source.change(_source_visibility(True), [forget_source],
@@ -230,7 +272,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
     method.change(method_changed, [method], [method_help, steps, lr, tau, tuning, *groups], api_visibility="private")
-    event = run.click(run_clicked, form.inputs, [curves, table, message, status], api_name="forget")
+    event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_name="forget")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_name="tune")
     stop.click(lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original."),
                [visitor], [status, message], cancels=[event, tune_event], api_name="stop_forget")

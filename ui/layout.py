@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui import compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab
+from ui import checks_tab, compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab, runs_tab
 from ui.session import status_of, visitor_state
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
@@ -23,7 +23,9 @@ def build_app() -> gr.Blocks:
             located = locate_tab.build(visitor)
             forget = forget_tab.build(visitor, located["layers"])
             compare_tab.build(visitor)
+            checks_tab.build(visitor)
             evaluate_tab.build(visitor)
+            runs_tab.build(visitor)
             export = export_tab.build(visitor)
         estimate_changed, estimate_inputs, estimate = located["estimate"]
         demo.load(estimate_changed, estimate_inputs, [estimate], api_visibility="private")

@@ -9,6 +9,7 @@ gr.State: nothing one visitor does changes what another sees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
@@ -24,14 +25,16 @@ ESTIMATOR = TraceTimeEstimator()   # calibrated by every trace on this machine (
 class AppOptions:
     allow_model_loading: bool = False    # visitors may replace the model for everyone (administrator's choice)
     load_options: dict = field(default_factory=dict)   # allow_pickle / trust_remote_code from the command line
+    runs_dir: Path = Path("runs")        # the app's own folder: bundles, saved configurations, older runs' edits
 
 
 OPTIONS = AppOptions()
 
 
 def visitor_state() -> gr.State:
-    """One Visitor per browser session (gradio copies the initial value for each session)."""
-    return gr.State(Visitor())
+    """One Visitor per browser session (gradio copies the initial value for each session); when the
+    session ends its older runs' edits on disk are removed."""
+    return gr.State(Visitor(), delete_callback=lambda visitor: visitor.close())
 
 
 def calibrate() -> None:

@@ -38,7 +38,8 @@ class UnlearnConfig:
     max_text_tokens: int = 64              # general texts are cut to this many tokens
     max_keys: int = 20000                  # cap on retain keys for the covariance (random sample)
     eval_every: int = 0                    # forget + retain accuracy every n steps (always at the start and end); 0 = ends only
-    stop_at: float | None = 0.0            # stop once forget accuracy (prompts and the paraphrases the model knew) <= this; None = all steps
+    stop_at: float | None = 0.0            # stop once forget accuracy on the prompts <= this ... ; None = run every step
+    stop_at_paraphrases: float | None = 0.2  # ... and on the paraphrases the model knew <= this (None: prompts only)
     check_every: int = 5                   # steps between the cheap checks (forget, paraphrases, neighbours)
     seed: int = 0                          # sampling, retain order, RMU direction
     options: Options | Mapping = field(default_factory=dict)  # the method's own settings (validated)
@@ -61,6 +62,8 @@ class UnlearnConfig:
             (self.max_keys >= 1, f"max_keys must be >= 1, got {self.max_keys}"),
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
             (self.stop_at is None or 0.0 <= self.stop_at <= 1.0, f"stop_at must be in [0, 1] or None, got {self.stop_at}"),
+            (self.stop_at_paraphrases is None or 0.0 <= self.stop_at_paraphrases <= 1.0,
+             f"stop_at_paraphrases must be in [0, 1] or None, got {self.stop_at_paraphrases}"),
             (self.check_every >= 1, f"check_every must be >= 1, got {self.check_every}"),
             (all(k in AUGMENT_KINDS for k in self.augment), f"augment takes {AUGMENT_KINDS}, got {list(self.augment)}"),
             (1 <= self.augment_copies <= 20, f"augment_copies must be in 1..20, got {self.augment_copies}"),

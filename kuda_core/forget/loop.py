@@ -130,7 +130,8 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float) -> Ste
     on evaluation steps and the last one."""
     config = ctx.config
     evaluation = watch.measure(ctx, retain=False) if step % config.check_every == 0 else {}
-    done = config.stop_at is not None and bool(evaluation) and watch.forgotten(evaluation, config.stop_at)
+    done = (config.stop_at is not None and bool(evaluation)
+            and watch.forgotten(evaluation, config.stop_at, config.stop_at_paraphrases))
     last = step == config.steps or done
     if last or (config.eval_every and step % config.eval_every == 0):
         evaluation = watch.measure(ctx)

@@ -55,6 +55,7 @@ def still_known(ctx: StepContext) -> tuple[str, ...]:
     return tuple(prompt for prompt, known in zip(ctx.forget_prompts, hit.tolist()) if known)
 
 
-def forgotten(evaluation: dict, target: float) -> bool:
-    """True when forget prompts and known paraphrases are at or below the target accuracy."""
-    return all(evaluation.get(key, 0.0) <= target for key in ("forget_acc", "paraphrase_acc"))
+def forgotten(evaluation: dict, prompts: float, paraphrases: float | None) -> bool:
+    """True when the forget prompts (and, unless None, the known paraphrases) are at or below their targets."""
+    ok = evaluation.get("forget_acc", 0.0) <= prompts
+    return ok and (paraphrases is None or evaluation.get("paraphrase_acc", 0.0) <= paraphrases)

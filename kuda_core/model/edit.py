@@ -57,6 +57,11 @@ class Edit:
             self.base.update(extra.base)
             self.values.update(extra.values)
 
+    def copy(self) -> "Edit":
+        """An independent copy (its values can change without touching this edit; base values shared)."""
+        return Edit(self.base, {n: v.clone() for n, v in self.values.items()}, self.base_version, self.description,
+                    self.generation)
+
     def apply(self, model: torch.nn.Module) -> None:
         WeightSnapshot(self.values).restore(model)
 

@@ -94,8 +94,11 @@ def layer_effect_curve(
     return figure
 
 
-def training_curves(records: Sequence[Mapping], keys: Sequence[str] | None = None, x: str = "step") -> go.Figure:
-    """One panel per numeric key of the step records (loss, krd, accuracy, ...), shared x axis."""
+def training_curves(records: Sequence[Mapping], keys: Sequence[str] | None = None, x: str = "step",
+                    titles: Mapping[str, str] | None = None) -> go.Figure:
+    """One panel per numeric key of the step records (loss, krd, accuracy, ...), shared x axis.
+
+    `titles` maps keys to readable panel titles (default: the keys)."""
     if not records:
         raise ValueError("No step records to plot")
     frame = pd.DataFrame(list(records))
@@ -105,9 +108,12 @@ def training_curves(records: Sequence[Mapping], keys: Sequence[str] | None = Non
     if not keys:
         raise ValueError(f"None of the keys appear in the records; found {list(frame.columns)}")
     xs = frame[x] if x in frame.columns else pd.Series(range(len(frame)))
-    figure = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, subplot_titles=list(keys))
+    names = [(titles or {}).get(k, k) for k in keys]
+    figure = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, subplot_titles=names)
     for row, key in enumerate(keys, start=1):
-        figure.add_trace(go.Scatter(x=xs, y=frame[key], mode="lines+markers", name=key), row=row, col=1)
+        points = frame[key].notna()
+        figure.add_trace(go.Scatter(x=xs[points], y=frame[key][points], mode="lines+markers", name=names[row - 1]),
+                         row=row, col=1)
     figure.update_layout(height=max(300, 180 * len(keys)), showlegend=False, **LAYOUT)
     figure.update_xaxes(title_text=x, row=len(keys), col=1)
     return figure

@@ -22,7 +22,7 @@ from kuda_core.locate.config import TraceConfig, TraceResult
 from kuda_core.locate.tracing import iter_trace
 from kuda_core.model.generation import greedy_continuation, top_next_tokens
 from kuda_core.workflows.host import ModelHost
-from kuda_core.workflows.runs import RunRecord, iter_run
+from kuda_core.workflows.runs import RunRecord, final_measures, iter_run
 from kuda_core.workflows.summaries import DriftSummary, PromptRow, drift_summary, iter_answers_table
 from kuda_core.workflows.visitor import Visitor
 
@@ -47,18 +47,24 @@ def iter_topic_trace(host: ModelHost, visitor: Visitor, facts: Sequence, config:
     yield from host.steps(visitor.edit, iter_average_trace(host.require(), facts, config, kinds=("mlp",)))
 
 
-def iter_forget(host: ModelHost, visitor: Visitor, run: RunRecord):
-    """Run Forget from the original model; the run's edit becomes the visitor's edit (kept in their history)."""
+def iter_forget(host: ModelHost, visitor: Visitor, run: RunRecord, disk_root=None):
+    """Run Forget from the original model; the run's edit becomes the visitor's edit (kept in their history).
+
+    After the last step the run's final measures go to run.metrics (with the fluency of the answers
+    to the facts it made the model forget).
+    """
     names = [n + ".weight" for n in trainable_names(host.require(), run.config)]
     edit = visitor.start_edit(host, names, run.description())
     visitor.run = run
-    visitor.runs.append(run)
     try:
         for record in host.steps(edit, iter_run(host.require(), run), capture=True):
             edit.description = run.description()
             yield record
+        with host.use(edit) as lm:
+            run.metrics = final_measures(lm, run, edit.snapshot)
     finally:
         edit.description = run.description()
+        visitor.keep_run(run, edit, disk_root)
 
 
 def iter_tuning(host: ModelHost, visitor: Visitor, run: RunRecord, tune_config: TuneConfig) -> Iterator[TuneProgress]:
@@ -77,7 +83,7 @@ def iter_tuning(host: ModelHost, visitor: Visitor, run: RunRecord, tune_config: 
         edit.description = f"KUDA tuned (tau {last.config.tau:g}, beta {last.config.options.beta:g}) on layers " \
                            f"{', '.join(map(str, last.config.layers))}, {data.description}"
         visitor.run = run
-        visitor.runs.append(run)
+        visitor.keep_run(run, edit)
     else:
         visitor.reset()
 

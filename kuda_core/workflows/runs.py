@@ -11,10 +11,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from kuda_core.data.checks import check_facts
 from kuda_core.data.splits import DataSplit
 from kuda_core.forget.config import StepRecord, UnlearnConfig
 from kuda_core.forget.loop import iter_unlearn
 from kuda_core.forget.methods import get_method
+from kuda_core.inspect.fluency import check_fluency
+from kuda_core.model.generation import greedy_batch
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
 from kuda_core.run_config import RunConfig
@@ -32,6 +35,8 @@ class RunRecord:
     status: str = "new"                # see RUN_STATUSES
     seconds: float = 0.0               # wall time of the run
     note: str = ""                     # e.g. "tuned: tau 0.1, beta 10"
+    metrics: dict = field(default_factory=dict)   # final measures, attack scores once measured
+    number: int = 0                    # the visitor's run number (1, 2, ...)
 
     @property
     def last(self) -> StepRecord | None:
@@ -73,6 +78,21 @@ def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = 
         steps.close()
         if run.status == "running":
             run.status = "stopped"
+
+
+def final_measures(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None) -> dict:
+    """The run's end state: accuracies of the last record, and the fluent share of the answers to the
+    forget facts the model no longer answers (20 new tokens, inspect.fluency)."""
+    last = run.last
+    forget = list(run.data.forget)
+    checks = check_facts(lm, [f.prompt for f in forget], [f.answer for f in forget])
+    gone = [f for f, c in zip(forget, checks) if not c.top1_ok]
+    answers = greedy_batch(lm, [f.prompt for f in gone], 20) if gone else []
+    fluent = [c.fluent for c in check_fluency(lm, [f.prompt for f in gone], answers, snapshot)] if gone else []
+    return {"forget": last.forget_acc if last else None, "paraphrase": last.paraphrase_acc if last else None,
+            "neighbours": last.neighbour_acc if last else None, "retain": last.retain_acc if last else None,
+            "fluent": sum(fluent) / len(fluent) if fluent else None, "forgotten": len(gone),
+            "steps": run.steps_done, "seconds": run.seconds}
 
 
 def run_config_of(run: RunRecord, model: str, device: str = "auto") -> RunConfig:

@@ -7,12 +7,19 @@
     >>> visitor.fresh("comparison", host)                             # the result, or ValueError when stale
     >>> visitor.status(host)                                          # "your edit: ..." for the status line
     >>> visitor.reset()                                               # back to the original model
+    >>> visitor.keep_run(run, edit); visitor.apply_run(2, host)       # the history; any run's edit again
+
+Edits of the last MAX_EDITS_IN_MEMORY runs stay in memory; older ones go to the visitor's folder
+on disk (safetensors) and come back when applied. `close()` removes that folder.
 
 Nothing here touches another visitor: the base model is shared read-only (workflows.host).
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kuda_core.model.edit import Edit
 from kuda_core.workflows.host import ModelHost
@@ -25,6 +32,9 @@ class Tagged:
     state: tuple                 # Visitor.state(host) when the value was computed
 
 
+MAX_EDITS_IN_MEMORY = 4
+
+
 @dataclass
 class Visitor:
     edit: Edit | None = None                          # the edit in effect; None = the original model
@@ -32,6 +42,8 @@ class Visitor:
     runs: list[RunRecord] = field(default_factory=list)   # every Forget run of this visitor, oldest first
     results: dict[str, Tagged] = field(default_factory=dict)   # "comparison", "evaluation", "trace", ...
     busy: str = ""                                    # the long job running for this visitor, if any
+    folder: Path | None = None                        # where older runs' edits are kept (made on first need)
+    edits: dict[int, Edit | Path] = field(default_factory=dict)   # run number -> its edit, or the folder it is in
 
     def state(self, host: ModelHost) -> tuple:
         """What results depend on: the base model's version and the edit (with its progress)."""
@@ -44,6 +56,45 @@ class Visitor:
         self.edit.description = description
         self.run = None
         return self.edit
+
+    def keep_run(self, run: RunRecord, edit: Edit, disk_root: Path | None = None) -> None:
+        """Add a finished (or stopped) run and its edit to the history."""
+        run.number = max((r.number for r in self.runs), default=0) + 1
+        self.runs.append(run)
+        self.edits[run.number] = edit
+        in_memory = [n for n, e in self.edits.items() if isinstance(e, Edit)]
+        for number in in_memory[:-MAX_EDITS_IN_MEMORY]:
+            if self.folder is None:
+                root = Path(disk_root) if disk_root else None
+                if root is not None:
+                    root.mkdir(parents=True, exist_ok=True)
+                self.folder = Path(tempfile.mkdtemp(prefix="visitor-", dir=root))
+            self.edits[number] = self.edits[number].save(self.folder / f"run-{number}")
+
+    def run_by_number(self, number: int) -> RunRecord:
+        for run in self.runs:
+            if run.number == number:
+                return run
+        raise ValueError(f"There is no run {number}; your runs: {[r.number for r in self.runs] or 'none yet'}")
+
+    def edit_of(self, number: int) -> Edit:
+        edit = self.edits.get(number)
+        if edit is None:
+            raise ValueError(f"Run {number} kept no weights (it was stopped before its first step)")
+        return edit if isinstance(edit, Edit) else Edit.load(edit)
+
+    def apply_run(self, number: int, host: ModelHost) -> RunRecord:
+        """Make run `number`'s edit the one in effect."""
+        run, edit = self.run_by_number(number), self.edit_of(number)
+        host.check(edit)
+        self.edit, self.run = edit, run
+        return run
+
+    def close(self) -> None:
+        """Forget everything kept on disk (called when the browser session ends)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     def reset(self) -> None:
         """Back to the original model (the runs stay in the history)."""

@@ -1,0 +1,118 @@
+"""Choose defaults on the DEV topics only: every variant runs on each dev topic; results append to a log.
+
+    .venv/bin/python bench/dev_search.py --stage layers                 # Locate's suggestion rules for KUDA
+    .venv/bin/python bench/dev_search.py --stage kuda --layers strongest-3
+    .venv/bin/python bench/dev_search.py --stage baselines --layers strongest-3
+    .venv/bin/python bench/dev_search.py --summary                      # one line per variant from the log
+
+Each run appends {stage, variant, topic, measures} to bench/results/dev_runs.jsonl; --summary
+averages them per variant (quality.summary). Test topics are never touched here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+from quality import DEV_TOPICS, RESULTS, original_measures, run_method, suggested_layers, summary, topic_data  # noqa: E402
+
+from kuda_core.forget.config import UnlearnConfig  # noqa: E402
+from kuda_core.model.loading import load_model  # noqa: E402
+
+LOG = RESULTS / "dev_runs.jsonl"
+LAYER_RULES = {"last-3": ("last", 3), "strongest-3": ("strongest", 3), "strongest-5": ("strongest", 5),
+               "last-5": ("last", 5)}
+COMMON = {"steps": 100, "check_every": 10}
+STAGES = {
+    "layers": {f"kuda {rule}": ("kuda", rule, {"forget_tokens": "subject"}) for rule in LAYER_RULES}
+    | {"kuda fixed 4-6": ("kuda", (4, 5, 6), {"forget_tokens": "subject"})},
+    "kuda": {
+        "subject": ("kuda", None, {"forget_tokens": "subject"}),
+        "subject+last": ("kuda", None, {"forget_tokens": "subject+last"}),
+        "subject tau 0.01": ("kuda", None, {"forget_tokens": "subject", "tau": 0.01}),
+        "subject lam 10": ("kuda", None, {"forget_tokens": "subject", "lam": 10.0}),
+        "subject lr 3e-3": ("kuda", None, {"forget_tokens": "subject", "lr": 3e-3}),
+        "subject beta 30": ("kuda", None, {"forget_tokens": "subject", "beta": 30.0}),
+        "subject cos2": ("kuda", None, {"forget_tokens": "subject", "forget_form": "cos2"}),
+        "subject augment prefix+question": ("kuda", None, {"forget_tokens": "subject", "augment": ("prefix", "question")}),
+        "subject inputs": ("kuda", None, {"forget_tokens": "subject", "train_inputs": True}),
+    },
+    "baselines": {
+        **{f"ga lr {lr:g}": ("ga", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
+        **{f"gd lr {lr:g}": ("gd", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
+        **{f"npo lr {lr:g}": ("npo", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
+        **{f"simnpo lr {lr:g}": ("simnpo", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
+        **{f"rmu alpha {a:g}": ("rmu", None, {"alpha": a}) for a in (100.0, 1000.0)},
+        **{f"rmu coeff 1 alpha {a:g}": ("rmu", None, {"coeff": 1.0, "alpha": a}) for a in (100.0, 1000.0)},
+    },
+}
+
+
+def layers_for(lm, data, rule) -> tuple[int, ...]:
+    if isinstance(rule, tuple) and all(isinstance(x, int) for x in rule):
+        return rule
+    token, size = LAYER_RULES[rule]
+    return suggested_layers(lm, data.forget, token=token, size=size)
+
+
+def run_stage(stage: str, default_rule: str, topics, only: str | None) -> None:
+    lm = load_model("default")
+    variants = {k: v for k, v in STAGES[stage].items() if only is None or only in k}
+    for topic in topics:
+        data = topic_data(topic)
+        base = original_measures(lm, data)
+        for name, (method, rule, settings) in variants.items():
+            layers = layers_for(lm, data, rule or default_rule)
+            config = UnlearnConfig.create(method, layers=layers, **{**COMMON, **settings})
+            result = run_method(lm, data, config, base)
+            row = {"stage": stage, "variant": name, "topic": topic, "layers": list(config.layers),
+                   **{k: v for k, v in result.items() if k != "answers"}, "answers": result["answers"][:5],
+                   "original": {k: base[k] for k in ("neighbours", "retain", "ppl")}}
+            with LOG.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+            print(f"{topic:<10} {name:<32} layers {list(config.layers)} forget {result['forget']:.2f} "
+                  f"para {result['paraphrase']:.2f} neigh {result['neighbours']:.2f} retain {result['retain']:.2f} "
+                  f"fluent {result['fluent']:.2f} {result['seconds']:.0f}s {result['steps']} steps", flush=True)
+
+
+def print_summary() -> None:
+    groups: dict[str, list] = defaultdict(list)
+    for line in LOG.read_text().splitlines():
+        row = json.loads(line)
+        groups[(row["stage"], row["variant"])].append(row)
+    print(f"{'stage/variant':<44}{'n':>3}{'forget':>8}{'para':>7}{'neigh':>7}{'retain':>8}{'fluent':>8}{'sec':>6}{'max':>6}")
+    for (stage, variant), rows in groups.items():
+        s = summary(rows, [r["original"] for r in rows])
+        print(f"{stage + '/' + variant:<44}{len(rows):>3}{s['forget']:>8.2f}{s['paraphrase']:>7.2f}"
+              f"{s['neighbours_kept']:>7.2f}{s['retain_kept']:>8.2f}{s['fluent']:>8.2f}{s['seconds']:>6.0f}"
+              f"{s['max_seconds']:>6.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stage", choices=list(STAGES))
+    parser.add_argument("--layers", default="strongest-3", help="layer rule for stages that do not vary it")
+    parser.add_argument("--topics", default=",".join(DEV_TOPICS))
+    parser.add_argument("--only", default=None, help="run only variants whose name contains this")
+    parser.add_argument("--summary", action="store_true")
+    args = parser.parse_args()
+    if args.summary:
+        print_summary()
+        return
+    torch.set_num_threads(2)
+    topics = args.topics.split(",")
+    if any(t not in DEV_TOPICS for t in topics):
+        raise SystemExit(f"dev_search runs dev topics only: {DEV_TOPICS}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    run_stage(args.stage, args.layers, topics, args.only)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Figures for a room to follow: a Forget run's progress, the "is it really gone?" checks, runs side by side.
+
+    >>> forget_progress(step_rows, target=0.0)            # p(answer) of forget facts and neighbours per check
+    >>> lens_heatmap(ranks_unlearned, labels, edited=(4, 5, 6))   # layers x facts, answer rank, log colour
+    >>> relearn_curve(relearn_rows)                       # held-out accuracy while relearning, with its control
+    >>> runs_scatter(rows)                                # forget accuracy vs neighbours kept, one marker per method
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from kuda_core.report.plots import LAYOUT
+
+CURVE_TITLES = {
+    "loss": "total loss", "forget_loss": "forget loss", "retain_loss": "retain loss",
+    "krd": "forget representations moved (KRD, 1 - cos)", "retain_drift": "retain representations moved (1 - cos)",
+    "grad_cos": "cos(forget gradient, retain gradient)", "forget_acc": "forget facts answered (share)",
+    "retain_acc": "retain facts answered (share)", "neighbour_acc": "neighbours answered (share)",
+    "paraphrase_acc": "paraphrases answered (share)",
+}
+MARKERS = {"kuda": "star", "ga": "circle", "gd": "square", "npo": "diamond", "simnpo": "triangle-up", "rmu": "x"}
+
+
+def _points(rows: Sequence[Mapping], key: str) -> tuple[list, list]:
+    pairs = [(r["step"], r[key]) for r in rows if r.get(key) is not None and np.isfinite(r[key])]
+    return [s for s, _ in pairs], [v for _, v in pairs]
+
+
+def forget_progress(rows: Sequence[Mapping], target: float | None = 0.0) -> go.Figure:
+    """Mean p(answer) of the forget facts and the neighbours, and the forget accuracy, at each check."""
+    figure = go.Figure()
+    for key, name, colour, dash in (("forget_prob", "forget facts: p(answer)", "#d62728", None),
+                                    ("neighbour_prob", "neighbours (never trained on): p(answer)", "#2ca02c", None),
+                                    ("forget_acc", "forget facts still answered (share)", "#d62728", "dot")):
+        x, y = _points(rows, key)
+        if x:
+            figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line=dict(color=colour, dash=dash)))
+    if target is not None:
+        figure.add_hline(y=target, line_dash="dash", line_color="#7f7f7f", annotation_text="target: forgotten")
+    figure.update_layout(title="Forgetting, step by step", xaxis_title="step", yaxis_title="probability / share",
+                         yaxis_range=[-0.02, 1.02], height=360, legend=dict(orientation="h", y=-0.25), **LAYOUT)
+    return figure
+
+
+def lens_heatmap(ranks: np.ndarray, labels: Sequence[str], edited: Sequence[int] = (), title: str = "") -> go.Figure:
+    """Layers x facts: the answer's rank decoded after each layer, on a log colour scale (dark = found)."""
+    ranks = np.asarray(ranks, dtype=float)                                     # (F, L)
+    figure = go.Figure(go.Heatmap(z=np.log10(ranks), x=list(range(ranks.shape[1])), y=list(labels),
+                                  colorscale="Viridis", zmin=0, zmax=max(3.0, float(np.log10(ranks).max())),
+                                  colorbar=dict(title="rank", tickvals=[0, 1, 2, 3, 4], ticktext=["1", "10", "100",
+                                                                                                 "1k", "10k"]),
+                                  customdata=ranks, hovertemplate="layer %{x}<br>%{y}<br>rank %{customdata:.0f}"
+                                                                  "<extra></extra>"))
+    for layer in edited:
+        figure.add_vrect(x0=layer - 0.5, x1=layer + 0.5, line_width=1, line_color="#ffffff", opacity=0.6)
+    figure.update_layout(title=title or "Logit lens: the answer's rank after each layer", xaxis_title="layer",
+                         height=max(300, 24 * len(labels) + 120), **LAYOUT)
+    return figure
+
+
+def relearn_curve(rows: Sequence[Mapping]) -> go.Figure:
+    """Held-out half's accuracy while fine-tuning on the other half ("relearn") and on unrelated facts."""
+    figure = go.Figure()
+    start = next((r["held_acc"] for r in rows if r["arm"] == "before"), None)
+    for arm, colour in (("relearn", "#d62728"), ("control", "#7f7f7f")):
+        points = [(0, start)] if start is not None else []
+        points += [(r["step"], r["held_acc"]) for r in rows if r["arm"] == arm]
+        if len(points) > 1:
+            figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                        name="fine-tuned on the other forgotten facts" if arm == "relearn"
+                                        else "control: fine-tuned on unrelated facts", line=dict(color=colour)))
+    figure.update_layout(title="Relearning: do the held-out forgotten facts come back?", xaxis_title="fine-tuning steps",
+                         yaxis_title="held-out forgotten facts answered", yaxis_range=[-0.02, 1.02], **LAYOUT)
+    return figure
+
+
+def runs_scatter(rows: Sequence[Mapping], colour_by: str = "fluent") -> go.Figure:
+    """Forget accuracy against neighbours kept, one marker per run (shape = method, colour = `colour_by`)."""
+    figure = go.Figure()
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        figure.add_trace(go.Scatter(
+            x=[r["forget"] for r in mine], y=[r["neighbours"] for r in mine], mode="markers+text", name=method,
+            text=[f"#{r['run']}" for r in mine], textposition="top center",
+            marker=dict(symbol=MARKERS.get(method, "circle"), size=14, color=[r.get(colour_by) for r in mine],
+                        colorscale="RdYlGn", cmin=0, cmax=1, showscale=True, colorbar=dict(title=colour_by)),
+        ))
+    figure.update_layout(title="Runs: forget accuracy (left is better) vs neighbours kept (up is better)",
+                         xaxis_title="forget facts still answered", yaxis_title="neighbours still answered",
+                         xaxis_range=[-0.05, 1.05], yaxis_range=[-0.05, 1.05], **LAYOUT)
+    return figure

@@ -1,0 +1,109 @@
+"""One shared model, many visitors: edits put on and taken off bit for bit, run history, fair lock, checks."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from kuda_core.data.facts import Fact
+from kuda_core.forget.config import UnlearnConfig
+from kuda_core.model.snapshot import state_dict_hash
+from kuda_core.workflows import gone, jobs
+from kuda_core.workflows.data import DataChoice
+from kuda_core.workflows.host import FairLock, ModelHost
+from kuda_core.workflows.runs import RunRecord
+from kuda_core.workflows.visitor import MAX_EDITS_IN_MEMORY, Visitor
+from kuda_core.data.splits import split_rows
+from kuda_core.data.rows import RowSet
+from tests.conftest import taught_model
+
+FORGET = [Fact("Microsoft was founded by", "Microsoft", " Bill", relation="founder"),
+          Fact("Water boils at one hundred", "Water", " degrees", relation="science")]
+RETAIN = [Fact("The quick brown fox jumps over the lazy", "quick brown fox", " dog", relation="animals"),
+          Fact("The river flows through the old", "river", " town", relation="place"),
+          Fact("A cup of tea in the morning helps many", "cup of tea", " people", relation="habit"),
+          Fact("The capital of Japan is", "Japan", " Tokyo", relation="capital")]
+TEXTS = ["The capital of France is Paris.", "The official language of Brazil is Portuguese."]
+
+
+@pytest.fixture
+def host():
+    served = ModelHost()
+    served.adopt(taught_model("llama"), "taught")
+    return served
+
+
+def new_run(steps: int = 6) -> RunRecord:
+    data = split_rows(RowSet(FORGET, [], "forget"), RowSet(RETAIN, [], "retain"), TEXTS, holdout_fraction=0.25)
+    config = UnlearnConfig.create("kuda", layers=(1, 2), steps=steps, lr=2e-2, tau=None, stop_at=None)
+    return RunRecord(DataChoice(facts=tuple(FORGET)), data, config)
+
+
+def test_a_visitors_run_leaves_the_shared_model_untouched(host):
+    base = state_dict_hash(host.lm.model)
+    visitor, other = Visitor(), Visitor()
+    records = list(jobs.iter_forget(host, visitor, new_run()))
+    assert records[-1].status == "done" and visitor.is_edited(host) and not other.is_edited(host)
+    assert state_dict_hash(host.lm.model) == base
+    with host.use(visitor.edit) as lm:
+        assert state_dict_hash(lm.model) != base
+    assert state_dict_hash(host.lm.model) == base
+    assert visitor.run.metrics["forget"] is not None and visitor.run.number == 1
+
+
+def test_run_history_keeps_older_edits_on_disk_and_applies_them(host, tmp_path):
+    visitor = Visitor()
+    for _ in range(MAX_EDITS_IN_MEMORY + 2):
+        list(jobs.iter_forget(host, visitor, new_run(steps=1), disk_root=tmp_path))
+    assert [r.number for r in visitor.runs] == list(range(1, MAX_EDITS_IN_MEMORY + 3))
+    on_disk = [n for n, e in visitor.edits.items() if not hasattr(e, "values")]
+    assert on_disk == [1, 2] and visitor.folder is not None and visitor.folder.parent == tmp_path
+    first = visitor.edit_of(1)
+    visitor.apply_run(1, host)
+    assert visitor.run.number == 1 and all(torch.equal(first.values[n], visitor.edit.values[n]) for n in first.values)
+    with pytest.raises(ValueError, match="no run 99"):
+        visitor.apply_run(99, host)
+    folder = visitor.folder
+    visitor.close()
+    assert not folder.exists()
+
+
+def test_an_edit_from_a_replaced_model_is_refused(host):
+    visitor = Visitor()
+    list(jobs.iter_forget(host, visitor, new_run(steps=1)))
+    host.adopt(taught_model("llama"), "another")
+    assert not visitor.is_edited(host) and "replaced" in visitor.status(host)
+    with pytest.raises(ValueError, match="replaced"):
+        with host.use(visitor.edit):
+            pass
+
+
+def test_the_lock_serves_in_arrival_order():
+    lock, order = FairLock(), []
+    lock.__enter__()
+    threads = [threading.Thread(target=lambda i=i: (lock.__enter__(), order.append(i), lock.__exit__())) for i in range(5)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)          # arrive one after the other
+    lock.__exit__()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_checks_report_attacks_lens_and_relearning(host):
+    visitor = Visitor()
+    list(jobs.iter_forget(host, visitor, new_run(steps=20)))
+    base = state_dict_hash(host.lm.model)
+    edit_values = {n: v.clone() for n, v in visitor.edit.values.items()}
+    from kuda_core.inspect.attacks.relearn import RelearnConfig
+    reports = list(gone.iter_checks(host, visitor, relearn=RelearnConfig(steps=(2, 4))))
+    last = reports[-1]
+    assert last.message == "done" and {"original", "unlearned"} <= set(last.lens)
+    assert {a.name for a in last.attacks} >= {"plain", "3-shot", "question"}
+    assert [r.arm for r in last.relearn] == ["before", "relearn", "relearn", "control", "control"]
+    assert "relearn recovery @4" in last.summary and "relearn recovery @4" in visitor.run.metrics
+    assert state_dict_hash(host.lm.model) == base                                     # shared model untouched
+    assert all(torch.equal(edit_values[n], visitor.edit.values[n]) for n in edit_values)   # the edit too
