@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -29,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--allow-model-loading", action="store_true",
                         help="let visitors replace the served model for everyone (Model tab, bundles); off by default")
     parser.add_argument("--max-upload-mb", type=float, default=50, help="largest file a visitor may upload")
+    parser.add_argument("--runs-dir", default=os.environ.get("KUDA_RUNS_DIR", "runs"),
+                        help="the app's own folder: bundles are exported only inside it (default: ./runs)")
     parser.add_argument("--workers", type=int, default=8,
                         help="requests handled at once; model work itself runs one step at a time, in arrival order")
     args = parser.parse_args(argv)
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     from ui.session import HOST, OPTIONS, calibrate
 
     OPTIONS.allow_model_loading = args.allow_model_loading
+    OPTIONS.runs_dir = Path(args.runs_dir).expanduser().resolve()
+    OPTIONS.runs_dir.mkdir(parents=True, exist_ok=True)
     OPTIONS.load_options = {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
     print(f"Loading {args.model} ...", flush=True)
     HOST.load(args.model, device=args.device, progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True),

@@ -42,7 +42,8 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=
 
 @user_errors
 def drift_clicked(pca_layer, visitor):
-    summary = jobs.drift(HOST, visitor, int(pca_layer) if pca_layer is not None else None)
+    layer = int(pca_layer) if pca_layer is not None else -1
+    summary = jobs.drift(HOST, visitor, None if layer == -1 else layer)
     pca = summary.pca
     return (drift_chart(summary.layers, summary.cosine, selected=summary.edited),
             pca_scatter(pca.points, pca.explained, pca.prompts) if pca is not None else None,
@@ -68,14 +69,14 @@ def build(visitor: gr.State) -> None:
                                       label="Prompts", elem_id="compare-sets")
             limit = gr.Slider(1, 50, value=8, step=1, label="At most per set")
             max_new = gr.Slider(1, 60, value=12, step=1, label="New tokens")
-        free_text = gr.Textbox(lines=2, label="Free-text prompts (one per line)")
+        free_text = gr.Textbox(value="", lines=2, label="Free-text prompts (one per line)")
         run = gr.Button("Compare answers", variant="primary", elem_id="compare-run")
         summary = gr.Markdown("", elem_id="compare-summary")
         answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False,
                                wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
         with gr.Accordion("Representation drift", open=False):
             with gr.Row():
-                pca_layer = gr.Number(value=None, label="PCA layer (empty = middle edited layer)", precision=0)
+                pca_layer = gr.Number(value=-1, label="PCA layer (-1 = the middle edited layer)", precision=0)
                 drift_run = gr.Button("Measure drift", elem_id="compare-drift")
             drift_text = gr.Markdown("")
             with gr.Row():

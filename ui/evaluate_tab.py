@@ -9,6 +9,7 @@ from kuda_core.report.plots import evaluation_bars
 from kuda_core.workflows import jobs
 from kuda_core.workflows.summaries import answers_table
 from ui.errors import user_errors
+from ui.files import readable_source
 from ui.session import HOST
 
 ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain (held out)")
@@ -16,19 +17,22 @@ ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "fluent",
 
 
 def _mc_specs(mc_source: str, mc_file, mc_limit) -> list[dict]:
-    sources = [s.strip() for s in (mc_source or "").split(",") if s.strip()]
+    sources = [readable_source(s) for s in (mc_source or "").split(",") if s.strip()]
     if mc_file is not None:
         sources.append(mc_file if isinstance(mc_file, str) else mc_file.name)
-    limit = int(mc_limit) if mc_limit else None
-    if limit is not None and limit < 1:
-        raise ValueError(f"The number of questions must be at least 1, got {limit}")
+    limit = int(mc_limit or 0)
+    if limit < 0:
+        raise ValueError(f"The number of questions must be 0 (all) or more, got {limit}")
+    limit = limit or None
     return [{"source": s, "limit": limit} for s in sources]
 
 
 def _muse_spec(muse_source: str, muse_limit, auc_retrained) -> dict | None:
     if not muse_source or not muse_source.strip():
         return None
-    spec = {"source": muse_source.strip(), "limit": int(muse_limit) if muse_limit else None,
+    if int(muse_limit or 0) < 0 or float(auc_retrained or 0) < 0:
+        raise ValueError("The MUSE row limit and the retrained AUC must not be negative (0 = all rows / no AUC)")
+    spec = {"source": readable_source(muse_source), "limit": int(muse_limit) if muse_limit else None,
             "verbmem_max_new_tokens": 32}
     if auc_retrained:
         spec["auc_retrained"] = float(auc_retrained)
@@ -64,15 +68,15 @@ def build(visitor: gr.State) -> None:
                     "forget facts and paraphrases, retain facts used by the run and held out, general texts.")
         with gr.Accordion("Benchmarks (optional)", open=False):
             with gr.Row():
-                mc_source = gr.Textbox(label="Multiple choice: files or names (wmdp-bio, wmdp-cyber, mmlu: online only), "
+                mc_source = gr.Textbox(value="", label="Multiple choice: files or names (wmdp-bio, wmdp-cyber, mmlu: online only), "
                                              "comma separated", placeholder="tests/fixtures/wmdp_sample.jsonl")
                 mc_file = gr.File(label="...or upload a JSONL / CSV / Parquet file (question, choices, answer)")
-                mc_limit = gr.Number(value=None, precision=0, label="At most n questions")
+                mc_limit = gr.Number(value=0, precision=0, label="At most n questions (0 = all)")
             with gr.Row():
-                muse_source = gr.Textbox(label="MUSE: a folder in MUSE's layout, or news / books (online only)",
+                muse_source = gr.Textbox(value="", label="MUSE: a folder in MUSE's layout, or news / books (online only)",
                                          placeholder="tests/fixtures/muse")
-                muse_limit = gr.Number(value=None, precision=0, label="At most n rows per split")
-                auc_retrained = gr.Number(value=None, label="AUC of a retrained model (for PrivLeak)")
+                muse_limit = gr.Number(value=0, precision=0, label="At most n rows per split (0 = all)")
+                auc_retrained = gr.Number(value=0, label="AUC of a retrained model for PrivLeak (0 = none)")
         max_new = gr.Slider(4, 60, value=20, step=1, label="New tokens per answer")
         with gr.Row():
             run = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")

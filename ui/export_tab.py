@@ -1,7 +1,6 @@
 """The "Export" tab: save the run configuration, write a run bundle, load a bundle back."""
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from kuda_core.report.bundle import export_bundle, load_bundle
 from kuda_core.report.plots import evaluation_bars, training_curves
 from kuda_core.workflows.runs import run_config_of
 from ui.errors import user_errors
+from ui.files import export_path
 from ui.session import HOST, OPTIONS, calibrate, status_of
 
 
@@ -24,15 +24,13 @@ def _run(visitor):
 @user_errors
 def save_config_clicked(visitor):
     config = run_config_of(_run(visitor), HOST.source, HOST.device_request)
-    folder = Path(tempfile.mkdtemp(prefix="kuda-config-"))
-    path = config.save(folder / "run.json")
+    path = config.save(visitor.scratch("config", OPTIONS.runs_dir / "visitors") / "run.json")
     return str(path), "Saved. Repeat it headless with `kuda run --config run.json`."
 
 
 @user_errors
 def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
-    if not path or not path.strip():
-        raise ValueError("Give a folder path for the bundle")
+    target = export_path(path)
     progress(0.1, desc="collecting")
     run = visitor.run if visitor.edit is not None else None
     config = run_config_of(run, HOST.source, HOST.device_request).to_dict() if run else {"model": HOST.source}
@@ -52,7 +50,7 @@ def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
         tables["compare"] = comparison.value
     progress(0.3, desc="writing the model and the report")
     with HOST.use(visitor.edit) as lm:
-        written = export_bundle(path.strip(), lm, config, metrics=metrics, tables=tables, figures=figures,
+        written = export_bundle(target, lm, config, metrics=metrics, tables=tables, figures=figures,
                                 notes=status_of(visitor).replace("*", ""), overwrite=bool(overwrite))
     listing = "\n".join(f"- {p.relative_to(written)}" for p in sorted(written.rglob("*")) if p.is_file())
     return f"Bundle written to `{written}`:\n{listing}"
@@ -66,7 +64,7 @@ def load_bundle_clicked(path: str, visitor, progress=gr.Progress()):
     if not path or not path.strip():
         raise ValueError("Give the folder of a bundle")
     progress(0.2, desc="loading the bundle's model")
-    bundle = load_bundle(path.strip(), device=HOST.device_request)
+    bundle = load_bundle(export_path(path), device=HOST.device_request)
     HOST.adopt(bundle.lm, source=str(bundle.path / "model"), device=HOST.device_request)
     calibrate()
     visitor.reset()
@@ -75,7 +73,7 @@ def load_bundle_clicked(path: str, visitor, progress=gr.Progress()):
 
 
 def default_bundle_path() -> str:
-    return f"runs/kuda-{datetime.now():%Y%m%d-%H%M%S}"
+    return f"kuda-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def build(visitor: gr.State) -> dict:
@@ -88,7 +86,8 @@ def build(visitor: gr.State) -> dict:
             config_file = gr.File(label="run.json")
         config_message = gr.Markdown("")
         with gr.Row():
-            path = gr.Textbox(value=default_bundle_path(), label="Bundle folder", elem_id="export-path", scale=3)
+            path = gr.Textbox(value=default_bundle_path(), elem_id="export-path", scale=3,
+                              label=f"Bundle folder, inside the app's runs folder ({OPTIONS.runs_dir.resolve()})")
             overwrite = gr.Checkbox(value=False, label="Overwrite")
             export = gr.Button("Export bundle", variant="primary", elem_id="export-run")
         export_message = gr.Markdown("", elem_id="export-message")

@@ -66,6 +66,8 @@ def unlearn_config(values: dict) -> UnlearnConfig:
         if values[name] is None:
             raise ValueError(f"Give a value for {name}")
     tau = float(values["tau"] or 0)
+    if tau < 0:
+        raise ValueError(f"tau must be 0 (no projection) or positive, got {tau}")
     shared = {"layers": tuple(sorted(int(x) for x in values["layers"])), "steps": int(values["steps"]),
               "lr": float(values["lr"]), "tau": tau if tau > 0 else None, "tau_mode": values["tau_mode"],
               "gamma": float(values["gamma"]), "train_inputs": bool(values["train_inputs"]),
@@ -272,9 +274,9 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
     method.change(method_changed, [method], [method_help, steps, lr, tau, tuning, *groups], api_visibility="private")
-    event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_name="forget")
-    tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_name="tune")
+    event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
+    tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
     stop.click(lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original."),
-               [visitor], [status, message], cancels=[event, tune_event], api_name="stop_forget")
+               [visitor], [status, message], cancels=[event, tune_event], api_visibility="private")
     reset.click(reset_clicked, [visitor], [status, message], api_name="reset")
-    return {"status": status, "form": form}
+    return {"status": status, "form": form, "events": [event, tune_event]}

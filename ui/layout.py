@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui import checks_tab, compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab, runs_tab
+from ui import api, checks_tab, compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab, runs_tab
 from ui.session import status_of, visitor_state
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
@@ -27,6 +27,10 @@ def build_app() -> gr.Blocks:
             evaluate_tab.build(visitor)
             runs_tab.build(visitor)
             export = export_tab.build(visitor)
+        api_events = api.build(visitor)
+        stop = gr.Button(visible=False)
+        stop.click(lambda: "Stopped: the weights reached so far are kept.", None, gr.Textbox(visible=False),
+                   cancels=[*api_events, *forget["events"]], api_name="stop")
         estimate_changed, estimate_inputs, estimate = located["estimate"]
         demo.load(estimate_changed, estimate_inputs, [estimate], api_visibility="private")
         statuses = [forget["status"], export["status"]]

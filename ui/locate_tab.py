@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import html
-import tempfile
 import time
 from functools import partial
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -16,12 +14,14 @@ from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
 from kuda_core.model.tokens import find_subject
 from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
+from kuda_core.workflows.visitor import Tagged
 from ui.errors import user_errors
 from ui.forms import Form
-from ui.session import ESTIMATOR, HOST
+from ui.session import ESTIMATOR, HOST, OPTIONS
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
+CONFIRM_ABOVE_S = 180          # a trace estimated longer than this starts only on a second click
 
 
 def fact_label(fact) -> str:
@@ -80,9 +80,9 @@ def _suggestion(scored: dict, token: str, size: int, exclude_layer0: bool):
     return curve, text, gr.update(choices=list(range(HOST.require().n_layers)), value=list(chosen.layers))
 
 
-def _downloads(results: dict) -> list[str]:
-    """CSV grids and self-contained HTML figures (plotly inlined: they open offline) in a fresh folder."""
-    folder = Path(tempfile.mkdtemp(prefix="kuda-trace-"))
+def _downloads(results: dict, visitor) -> list[str]:
+    """CSV grids and self-contained HTML figures (plotly inlined: they open offline) in the visitor's folder."""
+    folder = visitor.scratch("traces", OPTIONS.runs_dir / "visitors")
     paths = []
     for kind, result in results.items():
         frame = pd.DataFrame(result.scores, index=[f"{i}:{t}" for i, t in enumerate(result.tokens)],
@@ -131,9 +131,17 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
         results = cache[key]
         scored = _scored(results, visitor)
         yield (*_heatmaps(results), "Same inputs as before: shown from your cache.",
-               *_outputs(scored, values), scored, _downloads(results))
+               *_outputs(scored, values), scored, _downloads(results, visitor))
         return
     estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
+    asked = visitor.results.get("confirm trace")
+    if estimated > CONFIRM_ABOVE_S and not (asked and asked.value == key and time.time() - asked.state[0] < 120):
+        visitor.results["confirm trace"] = Tagged(key, (time.time(),))
+        yield (*_heatmaps({}), f"This trace is estimated at about {estimated:.0f} s ({estimated / 60:.1f} min). "
+               "Click Trace again within two minutes to start it, or choose fewer kinds, samples or tokens.",
+               keep, keep, keep, keep, None)
+        return
+    visitor.results.pop("confirm trace", None)
     started, results = time.perf_counter(), {}
     yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s", keep, keep, keep, keep, None)
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer, kinds, config):
@@ -149,7 +157,7 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
         cache.pop(next(iter(cache)))
     scored = _scored(results, visitor)
     yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True),
-           *_outputs(scored, values), scored, _downloads(results))
+           *_outputs(scored, values), scored, _downloads(results, visitor))
 
 def _scored(results: dict, visitor) -> dict | None:
     mlp = results.get("mlp")
@@ -257,10 +265,10 @@ def build(visitor: gr.State) -> dict:
         trigger(estimate_changed, estimate_inputs, [estimate], show_progress="hidden", api_visibility="private")
     trace_event = run.click(trace_clicked, form.inputs,
                             [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files],
-                            api_name="trace")
+                            api_visibility="private")
     average_event = run_average.click(average_clicked, form.inputs, [average_heat, curve, suggestion, layers, scored],
-                                      api_name="trace_topic")
+                                      api_visibility="private")
     for trigger in (token.change, size.release, exclude0.change):
         trigger(rescore, form.inputs, [curve, suggestion, layers], show_progress="hidden", api_visibility="private")
-    stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event], api_name="stop_trace")
+    stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event], api_visibility="private")
     return {"layers": layers, "estimate": (estimate_changed, estimate_inputs, estimate), "form": form}

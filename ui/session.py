@@ -34,7 +34,7 @@ OPTIONS = AppOptions()
 def visitor_state() -> gr.State:
     """One Visitor per browser session (gradio copies the initial value for each session); when the
     session ends its older runs' edits on disk are removed."""
-    return gr.State(Visitor(), delete_callback=lambda visitor: visitor.close())
+    return gr.State(Visitor(), delete_callback=lambda visitor: visitor.close(), time_to_live=6 * 3600)
 
 
 def calibrate() -> None:

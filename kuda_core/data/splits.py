@@ -3,10 +3,10 @@
     >>> data = split_probes(load_probes(), load_general_texts(), topics=["landmarks"])
     >>> data.forget, data.neighbours, data.retain_used, data.retain_held, data.texts_used, data.texts_held
 
-Neighbours are the facts of the forget set's relations that are not forgotten ("The Colosseum is
-located in the city of" when the Eiffel Tower is forgotten): never trained on, only measured, they
-show whether forgetting is precise. Retain facts are the other relations' facts: a share of them is
-used by the retain loss and the null space, the rest held out.
+Neighbours are facts of the forget set's relations that are not forgotten ("The Colosseum is located
+in the city of" when the Eiffel Tower is forgotten): half of them are held out, never trained on and
+only measured, to show whether forgetting is precise; the other half join the retain facts that
+the retain loss and the null space see. Of the other relations' facts a share is held out too.
     >>> data = split_rows(forget_rowset, retain_rowset, load_general_texts())   # user rows
     >>> used, held_out = holdout_split(items, 0.25, seed=0)
 """
@@ -21,13 +21,14 @@ from kuda_core.data.probes import split_by_topic
 from kuda_core.data.rows import RowSet, check_overlap
 
 T = TypeVar("T")
+NEIGHBOURS_HELD_OUT = 0.5    # share of the forget set's relation-mates that are measured only (the rest are retained)
 
 
 @dataclass(frozen=True)
 class DataSplit:
     forget: tuple[Fact, ...]          # facts to forget
-    neighbours: tuple[Fact, ...]      # other facts of the forget set's relations: never trained on, measured only
-    retain_used: tuple[Fact, ...]     # retain facts (other relations) the retain loss and null space see
+    neighbours: tuple[Fact, ...]      # held-out facts of the forget set's relations: never trained on, measured only
+    retain_used: tuple[Fact, ...]     # retain facts the retain loss and null space see (incl. the other relation-mates)
     retain_held: tuple[Fact, ...]     # retain facts used only for measuring locality
     texts_used: tuple[str, ...]       # general / retain texts used by the run
     texts_held: tuple[str, ...]       # general texts used only for perplexity
@@ -100,14 +101,15 @@ def _split(forget, retain, texts, fraction, seed, description) -> DataSplit:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"The held-out fraction must be in [0, 1), got {fraction}")
     relations = {f.relation for f in forget if f.relation}
-    neighbours = [f for f in retain if f.relation in relations]
+    same = [f for f in retain if f.relation in relations]
     others = [f for f in retain if f.relation not in relations]
+    neighbours_used, neighbours = holdout_split(same, NEIGHBOURS_HELD_OUT, seed) if len(same) > 1 else ([], same)
     retain_used, retain_held = holdout_split(others, fraction, seed)
     texts_used, texts_held = holdout_split(list(texts), fraction, seed)
     if neighbours:
         description += f"; {len(neighbours)} neighbours held out"
-    return DataSplit(tuple(forget), tuple(neighbours), tuple(retain_used), tuple(retain_held), tuple(texts_used),
-                     tuple(texts_held), description)
+    return DataSplit(tuple(forget), tuple(neighbours), tuple(neighbours_used + retain_used), tuple(retain_held),
+                     tuple(texts_used), tuple(texts_held), description)
 
 
 def holdout_split(items: Sequence[T], fraction: float, seed: int = 0) -> tuple[list[T], list[T]]:

@@ -53,7 +53,8 @@ class UnlearnConfig:
             (len(self.layers) > 0 and min(self.layers) >= 0, f"layers must be non-negative and not empty, got {self.layers}"),
             (len(set(self.layers)) == len(self.layers), f"layers must be distinct, got {self.layers}"),
             (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
-            (math.isfinite(self.lr) and self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (math.isfinite(self.lr) and 0 < self.lr <= 1, f"lr must be in (0, 1] (Adam steps of a few 1e-4 to "
+                                                           f"1e-2 are usual), got {self.lr}"),
             (self.tau is None or (math.isfinite(self.tau) and self.tau >= 0), f"tau must be >= 0 or None (off), got {self.tau}"),
             (self.tau_mode in TAU_MODES, f"tau_mode must be one of {TAU_MODES}, got {self.tau_mode!r}"),
             (0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1], got {self.gamma}"),

@@ -9,7 +9,7 @@ is taken as unedited and both sides agree.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -65,26 +65,37 @@ def iter_compare_answers(
     prompts: Sequence[str],
     answers: Sequence[str] | None = None,
     config: CompareConfig = CompareConfig(),
+    originals: MutableMapping | None = None,
 ) -> Iterator[tuple[int, AnswerComparison]]:
     """Yield (index, AnswerComparison) per prompt, computed config.batch_size prompts at a time.
 
-    Greedy answers are generated in left-padded batches (answers.greedy_batch); stop early by
-    closing the generator.
+    Greedy answers are generated in left-padded batches; stop early by closing the generator.
+    `originals` (a dict the caller keeps per base model) caches the original side: the original
+    weights' answer, next-token statistics and fluency per (prompt, answer, config), so they are
+    computed once for every visitor and run.
     """
     if answers is not None and len(answers) != len(prompts):
         raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
     size = config.batch_size
+    originals = {} if originals is None else originals
     for start in range(0, len(prompts), size):
         part = list(prompts[start:start + size])
-        wanted = list(answers[start:start + size]) if answers is not None else None
-        with original_weights(lm, snapshot):
-            before_text = greedy_batch(lm, part, config.max_new_tokens, size)
-            before = next_token_stats(lm, part, wanted, config.top_k, size)
+        wanted = list(answers[start:start + size]) if answers is not None else [None] * len(part)
+        keys = [(p, a, config.max_new_tokens, config.top_k) for p, a in zip(part, wanted)]
+        missing = [j for j, key in enumerate(keys) if key not in originals]
+        if missing:
+            with original_weights(lm, snapshot):
+                texts = greedy_batch(lm, [part[j] for j in missing], config.max_new_tokens, size)
+                stats = next_token_stats(lm, [part[j] for j in missing], [wanted[j] for j in missing], config.top_k, size)
+            fluency = check_fluency(lm, [part[j] for j in missing], texts, snapshot, size)
+            for j, text, stat, check in zip(missing, texts, stats, fluency):
+                originals[keys[j]] = (text, stat, check)
+        before_text, before, then = zip(*(originals[key] for key in keys))
         after_text = greedy_batch(lm, part, config.max_new_tokens, size)
         after = next_token_stats(lm, part, [b.answer_id for b in before], config.top_k, size)
-        checks = check_fluency(lm, part + part, after_text + before_text, snapshot, size)
+        checks = check_fluency(lm, part, after_text, snapshot, size)
         for j, prompt in enumerate(part):
-            now, then = checks[j], checks[len(part) + j]
+            now = checks[j]
             yield start + j, AnswerComparison(
                 prompt=prompt, answer=before[j].answer,
                 original_text=before_text[j], current_text=after_text[j],
@@ -93,7 +104,7 @@ def iter_compare_answers(
                 original_top=before[j].top, current_top=after[j].top,
                 changed=(before[j].answer_rank == 1) != (after[j].answer_rank == 1),
                 text_changed=after_text[j] != before_text[j],
-                fluent=now.fluent, original_fluent=then.fluent,
+                fluent=now.fluent, original_fluent=then[j].fluent,
                 perplexity=now.perplexity, fluency_score=now.score,
             )
 

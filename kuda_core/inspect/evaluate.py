@@ -14,7 +14,8 @@ there; the table reports the original model's fluent share as the baseline.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -124,6 +125,11 @@ def _answer_rows(name: str, found: Sequence[AnswerComparison]) -> list[dict]:
                   "changed answers": float(np.mean([r.changed for r in found]))})
 
 
+def _fingerprint(*parts) -> str:
+    """A short hash of the data a measure reads (cache key)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 def iter_evaluate(
     lm: LoadedModel,
     snapshot: WeightSnapshot | None,
@@ -131,6 +137,7 @@ def iter_evaluate(
     text_sets: Mapping[str, Sequence[str]] | None = None,
     config: EvalConfig = EvalConfig(),
     benchmarks: Mapping[str, Benchmark] | None = None,
+    originals: MutableMapping | None = None,
 ) -> Iterator[EvalProgress]:
     """Evaluate original vs current; yields EvalProgress, the last one carrying the EvalResult.
 
@@ -138,6 +145,8 @@ def iter_evaluate(
         "retain (used)": ..., "retain (held out)": ...}.
     text_sets: name -> texts for perplexity, e.g. {"general (held out)": texts}.
     benchmarks: name -> function(lm) -> {metric: value}, run before and after (MC, MUSE, ...).
+    originals: a dict kept per base model caching the original side (probe and text measures,
+        answers); benchmarks are always measured again.
     """
     text_sets, benchmarks = dict(text_sets or {}), dict(benchmarks or {})
     answer_sets = [n for n in probe_sets if config.answer_sets is None or n in config.answer_sets]
@@ -153,9 +162,13 @@ def iter_evaluate(
         done += 1
         return EvalProgress(min(done / max(total, 1), 0.999), message)
 
+    originals = {} if originals is None else originals
     for name, label, measure in measures:
-        with original_weights(lm, snapshot):
-            before = dict(measure(lm))
+        key = ("measure", name, label, _fingerprint(probe_sets.get(name), text_sets.get(name)))
+        if key not in originals or name in benchmarks:
+            with original_weights(lm, snapshot):
+                originals[key] = dict(measure(lm))
+        before = originals[key]
         yield tick(f"{label} (original)")
         after = dict(measure(lm))
         yield tick(f"{label} (unlearned)")
@@ -164,7 +177,7 @@ def iter_evaluate(
     for name in answer_sets:
         prompts, answers = probe_sets[name]
         found = answers_by_set[name] = []
-        for index, row in iter_compare_answers(lm, snapshot, prompts, answers, config):
+        for index, row in iter_compare_answers(lm, snapshot, prompts, answers, config, originals):
             found.append(row)
             yield tick(f"{name}: answer {index + 1}/{len(prompts)}")
         rows += _answer_rows(name, found)

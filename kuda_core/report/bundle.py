@@ -35,6 +35,7 @@ from kuda_core.model.loading import LoadedModel, load_model
 
 MODEL_DIR = "model"
 RUN_FILE = "run.json"
+MARKER = ".kuda-bundle"        # only a folder holding this file may be overwritten
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -139,11 +140,15 @@ def export_bundle(
 ) -> Path:
     """Write the bundle described in the module docstring at `path`; returns the final path.
 
-    FileExistsError when `path` exists and overwrite is False.
+    FileExistsError when `path` exists and overwrite is False, or when it is not a bundle this
+    module wrote (an arbitrary folder is never replaced).
     """
     target = Path(path).expanduser().resolve()
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; choose another path or allow overwriting")
+    if target.exists() and not is_bundle(target):
+        raise FileExistsError(f"{target} exists and is not a bundle this app wrote (no {MARKER} file): it is never "
+                              "replaced; choose another path")
     tables = dict(tables or {})
     figures = {safe_name(k): v for k, v in (figures or {}).items()}
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -165,10 +170,16 @@ def export_bundle(
                 figure.write_html(staging / "figures" / f"{name}.html", include_plotlyjs="directory")
         (staging / "report.md").write_text(
             report_markdown(lm, config, metrics, tables, list(figures), notes), encoding="utf-8")
+        (staging / MARKER).write_text("written by kuda_core.report.bundle\n", encoding="utf-8")
         _swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def is_bundle(path: str | Path) -> bool:
+    """True for a folder this module wrote (it holds the marker file)."""
+    return (Path(path) / MARKER).is_file()
 
 
 def _swap_in(staging: Path, target: Path) -> None:

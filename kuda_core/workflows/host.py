@@ -24,6 +24,7 @@ from kuda_core.model.edit import Edit
 from kuda_core.model.loading import LoadedModel, load_model
 
 T = TypeVar("T")
+ORIGINALS_LIMIT = 50_000
 
 
 class FairLock:
@@ -64,6 +65,7 @@ class ModelHost:
         self.version = 0               # bumped when the base model is replaced
         self.lock = FairLock()
         self._base_copies: dict[str, torch.Tensor] = {}
+        self._originals: dict = {}     # the base model's answers and measures, shared by every visitor
 
     def load(self, name: str = "default", device: str = "auto", progress=None, **options) -> LoadedModel:
         """Load a new base model (an administrator's action: every visitor's edit becomes stale)."""
@@ -78,8 +80,16 @@ class ModelHost:
                 p.requires_grad_(False)    # jobs switch gradients on for the parameters they train
             lm.model.eval()
             self.lm, self.source, self.device_request = lm, source, device
-            self._base_copies = {}
+            self._base_copies, self._originals = {}, {}
             self.version += 1
+
+    @property
+    def originals(self) -> dict:
+        """A cache of what the base model answers and measures (inspect.compare / evaluate), per base model;
+        emptied when it grows past ORIGINALS_LIMIT entries."""
+        if len(self._originals) > ORIGINALS_LIMIT:
+            self._originals.clear()
+        return self._originals
 
     def require(self) -> LoadedModel:
         if self.lm is None:

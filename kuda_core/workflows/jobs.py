@@ -91,7 +91,7 @@ def iter_tuning(host: ModelHost, visitor: Visitor, run: RunRecord, tune_config: 
 def iter_compare(host: ModelHost, visitor: Visitor, rows: Sequence[PromptRow], config: CompareConfig):
     """(done, total, answers table) per batch: original (base weights) vs the visitor's model."""
     snapshot = visitor.edit.snapshot if visitor.edit is not None else None
-    yield from host.steps(visitor.edit, iter_answers_table(host.require(), snapshot, rows, config))
+    yield from host.steps(visitor.edit, iter_answers_table(host.require(), snapshot, rows, config, host.originals))
 
 
 def drift(host: ModelHost, visitor: Visitor, pca_layer: int | None = None) -> DriftSummary:
@@ -125,7 +125,7 @@ def iter_evaluation(host: ModelHost, visitor: Visitor, config: EvalConfig,
     run = _edited_run(visitor)
     data = run.data
     yield from host.steps(visitor.edit, iter_evaluate(host.require(), visitor.edit.snapshot, data.probe_sets(),
-                                                      data.text_sets(), config, benchmarks))
+                                                      data.text_sets(), config, benchmarks, host.originals))
 
 
 def _edited_run(visitor: Visitor) -> RunRecord:

@@ -60,10 +60,13 @@ def compare_prompts(data: DataSplit | None, sets: Sequence[str], free_text: str 
 
 
 def iter_answers_table(lm: LoadedModel, snapshot: WeightSnapshot | None, rows: Sequence[PromptRow],
-                       config: CompareConfig = CompareConfig()) -> Iterator[tuple[int, int, pd.DataFrame]]:
-    """(done, total, table so far) after every batch of config.batch_size prompts (all sets together)."""
+                       config: CompareConfig = CompareConfig(), originals: dict | None = None,
+                       ) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    """(done, total, table so far) after every batch of config.batch_size prompts (all sets together);
+    `originals` caches the original side (inspect.compare.iter_compare_answers)."""
     found: dict[str, list[AnswerComparison]] = {}
-    comparisons = iter_compare_answers(lm, snapshot, [r.prompt for r in rows], [r.answer for r in rows], config)
+    comparisons = iter_compare_answers(lm, snapshot, [r.prompt for r in rows], [r.answer for r in rows], config,
+                                       originals)
     for done, (index, comparison) in enumerate(comparisons, start=1):
         found.setdefault(rows[index].set, []).append(comparison)
         if done % config.batch_size == 0 or done == len(rows):

@@ -64,12 +64,22 @@ class Visitor:
         self.edits[run.number] = edit
         in_memory = [n for n, e in self.edits.items() if isinstance(e, Edit)]
         for number in in_memory[:-MAX_EDITS_IN_MEMORY]:
-            if self.folder is None:
-                root = Path(disk_root) if disk_root else None
-                if root is not None:
-                    root.mkdir(parents=True, exist_ok=True)
-                self.folder = Path(tempfile.mkdtemp(prefix="visitor-", dir=root))
-            self.edits[number] = self.edits[number].save(self.folder / f"run-{number}")
+            self.edits[number] = self.edits[number].save(self.own_folder(disk_root) / f"run-{number}")
+
+    def own_folder(self, root: Path | None = None) -> Path:
+        """This visitor's folder on disk (made under `root` on first use; removed by close())."""
+        if self.folder is None:
+            if root is not None:
+                Path(root).mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix="visitor-", dir=root))
+        return self.folder
+
+    def scratch(self, name: str, root: Path | None = None) -> Path:
+        """A fresh, empty sub-folder `name` of the visitor's folder (the previous one is removed)."""
+        folder = self.own_folder(root) / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
 
     def run_by_number(self, number: int) -> RunRecord:
         for run in self.runs:
