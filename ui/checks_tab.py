@@ -42,7 +42,11 @@ def _attack_table(report) -> pd.DataFrame:
 @user_errors
 def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
     attack = AttackConfig(shots=int(shots), question_examples=int(examples))
-    relearn = RelearnConfig(steps=tuple(int(s) for s in str(steps).replace(",", " ").split()))
+    try:
+        measured = tuple(int(s) for s in str(steps or "").replace(",", " ").split())
+    except ValueError:
+        raise ValueError(f"Relearning steps must be whole numbers separated by spaces, got {steps!r}") from None
+    relearn = RelearnConfig(steps=measured)
     report = None
     for report in gone.iter_checks(HOST, visitor, attack, relearn):
         progress(0.5, desc=report.message)

@@ -34,7 +34,7 @@ def to_gradio(error: Exception) -> gr.Error:
     else:
         log.exception("unexpected error in a handler")
         message = f"Something went wrong on the server ({type(error).__name__}); the app keeps running."
-    return gr.Error(html.escape(message[:800]))
+    return gr.Error(html.escape(message[:800], quote=False))
 
 
 def user_errors(handler):

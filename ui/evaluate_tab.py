@@ -16,10 +16,8 @@ ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain 
 ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "fluent", "ppl (original model)"]
 
 
-def _mc_specs(mc_source: str, mc_file, mc_limit) -> list[dict]:
-    sources = [readable_source(s) for s in (mc_source or "").split(",") if s.strip()]
-    if mc_file is not None:
-        sources.append(mc_file if isinstance(mc_file, str) else mc_file.name)
+def _mc_specs(mc_source: str, mc_file: str, mc_limit) -> list[dict]:
+    sources = [readable_source(s) for s in f"{mc_source or ''},{mc_file or ''}".split(",") if s.strip()]
     limit = int(mc_limit or 0)
     if limit < 0:
         raise ValueError(f"The number of questions must be 0 (all) or more, got {limit}")
@@ -70,7 +68,8 @@ def build(visitor: gr.State) -> None:
             with gr.Row():
                 mc_source = gr.Textbox(value="", label="Multiple choice: files or names (wmdp-bio, wmdp-cyber, mmlu: online only), "
                                              "comma separated", placeholder="tests/fixtures/wmdp_sample.jsonl")
-                mc_file = gr.File(label="...or upload a JSONL / CSV / Parquet file (question, choices, answer)")
+                upload = gr.File(label="...or upload a JSONL / CSV / Parquet file (question, choices, answer)")
+                mc_file = gr.Textbox(value="", visible=False)   # the uploaded file's path (set by the upload)
                 mc_limit = gr.Number(value=0, precision=0, label="At most n questions (0 = all)")
             with gr.Row():
                 muse_source = gr.Textbox(value="", label="MUSE: a folder in MUSE's layout, or news / books (online only)",
@@ -85,6 +84,8 @@ def build(visitor: gr.State) -> None:
         table = gr.Dataframe(label="Original vs unlearned", interactive=False, elem_id="evaluate-table")
         chart = gr.Plot(label="Top-1 accuracy")
         answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
+    upload.change(lambda f: "" if f is None else (f if isinstance(f, str) else f.name), [upload], [mc_file],
+                  api_visibility="private")
     event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new,
                                          visitor], [table, chart, answers, message], api_name="evaluate")
     stop.click(lambda: "Stopped.", None, [message], cancels=[event], api_visibility="private")

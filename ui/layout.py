@@ -9,9 +9,18 @@ from pathlib import Path
 import gradio as gr
 
 from ui import api, checks_tab, compare_tab, evaluate_tab, export_tab, forget_tab, locate_tab, model_tab, runs_tab
-from ui.session import status_of, visitor_state
+from kuda_core.model.hooks import hook_count
+from kuda_core.model.snapshot import state_dict_hash
+from ui.session import HOST, status_of, visitor_state
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
+
+
+def health(with_hash: bool = False) -> dict:
+    """For monitoring and tests: hooks left on the shared model, and (on request) its state-dict hash."""
+    with HOST.use() as lm:
+        return {"hooks": hook_count(lm.model), "version": HOST.version,
+                "hash": state_dict_hash(lm.model) if with_hash else None, "waiting": HOST.lock.waiting}
 
 
 def build_app() -> gr.Blocks:
@@ -28,6 +37,7 @@ def build_app() -> gr.Blocks:
             runs_tab.build(visitor)
             export = export_tab.build(visitor)
         api_events = api.build(visitor)
+        gr.api(health, api_name="health", api_visibility="undocumented")
         stop = gr.Button(visible=False)
         stop.click(lambda: "Stopped: the weights reached so far are kept.", None, gr.Textbox(visible=False),
                    cancels=[*api_events, *forget["events"]], api_name="stop")

@@ -27,7 +27,12 @@ from kuda_core.model.tokens import pad_id_of
 
 
 def trainable_names(lm: LoadedModel, config: UnlearnConfig) -> list[str]:
-    """Module names trained by a config: MLP output projections (+ input projections)."""
+    """Module names trained by a config: MLP output projections (+ input projections).
+
+    ValueError naming the model's layers when a configured layer does not exist."""
+    bad = [i for i in config.layers if i >= lm.n_layers]
+    if bad:
+        raise ValueError(f"Layers {bad} do not exist: this model has {lm.n_layers} layers (0..{lm.n_layers - 1})")
     names = [lm.spec.mlp_out.format(i) for i in config.layers]
     if config.train_inputs:
         names += [t.format(i) for i in config.layers for t in lm.spec.mlp_in]

@@ -1,0 +1,109 @@
+"""The app's named API on the real default model: 40 bad inputs each get a clear message, the app
+keeps serving, no hook is left and the shared model stays bit for bit the same; nothing is written
+outside the runs folder, whatever a client types."""
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from tests.browser import AppProcess
+
+pytestmark = pytest.mark.slow
+FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
+BEFORE_FORGET = [
+    ("/generate", {"prompt": ""}, "empty"),
+    ("/generate", {"prompt": "   "}, "empty"),
+    ("/generate", {"max_new_tokens": 0}, "less than minimum"),
+    ("/generate", {"max_new_tokens": 10000}, "greater than maximum"),
+    ("/generate", {"prompt": "word " * 9000}, "context"),
+    ("/trace", {"subject": "Colosseum"}, "does not occur"),
+    ("/trace", {"subject": ""}, "subject is empty"),
+    ("/trace", {"samples": 0}, "samples must be"),
+    ("/trace", {"samples": 1000}, "samples must be"),
+    ("/trace", {"window": 0}, "window must be"),
+    ("/trace", {"kinds": ["embedding"]}, "kinds must name"),
+    ("/trace", {"prompt": ""}, "prompt is empty"),
+    ("/forget", {"facts": "no pipes here"}, "no fact rows"),
+    ("/forget", {"facts": "a | b"}, "expected 'prompt | subject | answer'"),
+    ("/forget", {"facts": "The capital of France is | Germany | Paris"}, "does not occur"),
+    ("/forget", {"facts": FACT, "method": "forgetful"}, "Unknown method"),
+    ("/forget", {"facts": FACT, "settings": "{not json"}, "settings must be a JSON"),
+    ("/forget", {"facts": FACT, "settings": '{"lr": 1e9}'}, "lr must be in (0, 1]"),
+    ("/forget", {"facts": FACT, "settings": '{"tau": -1}'}, "tau must be >= 0"),
+    ("/forget", {"facts": FACT, "method": "npo", "settings": '{"retain_kl": 1}'}, "does not use 'retain_kl'"),
+    ("/forget", {"facts": FACT, "layers": [99]}, "do not exist"),
+    ("/forget", {"facts": FACT, "layers": [-1]}, "non-negative"),
+    ("/forget", {"topics": ["planets"]}, "Unknown topic"),
+    ("/forget", {"topics": []}, "Pick at least one topic"),
+    ("/forget", {"facts": FACT, "settings": '{"steps": 0}'}, "steps must be >= 1"),
+    ("/forget", {"facts": FACT, "holdout": 1.5}, "held-out fraction"),
+    ("/compare", {"chosen": ["forget facts"]}, "Run Forget first"),
+    ("/compare", {"chosen": [], "free_text": ""}, "Choose at least one prompt set"),
+    ("/drift", {}, "run Forget first"),
+    ("/evaluate", {}, "Run Forget first"),
+    ("/checks", {}, "run Forget first"),
+    ("/apply_run", {"number": 99}, "no run 99"),
+]
+AFTER_FORGET = [
+    ("/compare", {"limit": 0}, "less than minimum"),
+    ("/retrace", {"fact_index": -5}, "does not exist"),
+    ("/drift", {"pca_layer": 99}, "does not exist"),
+    ("/evaluate", {"mc_source": "/etc/passwd"}, "not among the files this app serves"),
+    ("/evaluate", {"mc_limit": -1}, "0 (all) or more"),
+    ("/checks", {"steps": "abc"}, "whole numbers"),
+    ("/export", {"path": "/etc/kuda_probe_x"}, "outside"),
+    ("/export", {"path": "../outside"}, "outside"),
+    ("/export", {"path": "a\x00b"}, "NUL"),
+    ("/export", {"path": ""}, "Give a folder"),
+    ("/export", {"path": "not-a-bundle", "overwrite": True}, "not a bundle this app wrote"),
+]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    from gradio_client import Client
+
+    runs = tmp_path_factory.mktemp("runs")
+    (runs / "not-a-bundle").mkdir()
+    (runs / "not-a-bundle" / "keep.txt").write_text("not yours")
+    app = AppProcess(["--runs-dir", str(runs)])
+    yield Client(app.url, verbose=False), runs
+    app.stop()
+
+
+def refused(client, endpoint: str, kwargs: dict) -> str:
+    from gradio_client.exceptions import AppError
+
+    try:
+        result = client.predict(**kwargs, api_name=endpoint)
+    except AppError as error:
+        return html.unescape(str(error))    # messages are HTML-escaped for the browser's pop-up
+    raise AssertionError(f"{endpoint} {kwargs} was accepted: {str(result)[:200]}")
+
+
+def test_bad_inputs_get_clear_messages_and_change_nothing(api, tmp_path):
+    client, runs = api
+    start = client.predict(True, api_name="/health")
+    for endpoint, kwargs, expected in BEFORE_FORGET:
+        message = refused(client, endpoint, kwargs)
+        assert expected in message and "Traceback" not in message, (endpoint, kwargs, message)
+        assert client.predict(False, api_name="/health")["hooks"] == 0
+    verdict, status, _ = client.predict(facts=FACT, settings='{"steps": 3}', api_name="/forget")
+    assert "your edit" in status
+    for endpoint, kwargs, expected in AFTER_FORGET:
+        message = refused(client, endpoint, kwargs)
+        assert expected in message and "Traceback" not in message, (endpoint, kwargs, message)
+    assert len(BEFORE_FORGET) + len(AFTER_FORGET) >= 40
+    end = client.predict(True, api_name="/health")
+    assert end["hash"] == start["hash"] and end["hooks"] == 0        # the shared model is bit for bit the same
+    assert client.predict(prompt="The capital of France is", api_name="/generate")[0].startswith(" Paris")
+    assert (runs / "not-a-bundle" / "keep.txt").read_text() == "not yours"
+    assert not (runs.parent / "outside").exists()
+
+
+def test_a_client_exports_only_inside_the_runs_folder(api):
+    client, runs = api
+    message = client.predict(path="mine", api_name="/export")
+    assert "Bundle written" in message and (runs / "mine" / "model" / "model.safetensors").is_file()
+    assert "Bundle written" in client.predict(path="mine", overwrite=True, api_name="/export")   # its own bundle
