@@ -8,12 +8,14 @@ os.environ.setdefault("KUDA_ONLINE", "0")
 import pytest
 
 import copy
+from pathlib import Path
 
 import torch
 
 from kuda_core.model.tiny import CORPUS, tiny_model
 
 FAMILIES = ["gpt2", "llama"]
+RUNS = Path(__file__).resolve().parents[1] / "artifacts" / "runs"      # the browser tests' app's runs folder
 _TAUGHT: dict = {}
 
 
@@ -54,7 +56,7 @@ def app_server():
     from tests.browser import AppProcess, require_chromium
 
     require_chromium()
-    app = AppProcess()
+    app = AppProcess(["--runs-dir", str(RUNS)])
     yield app
     app.stop()
 

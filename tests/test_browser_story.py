@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import screenshot
+from tests.conftest import RUNS
 
 pytestmark = pytest.mark.browser
 FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
@@ -83,8 +84,8 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
 
     # Export: a bundle folder with the model and the report
     page.get_by_role("tab", name="Export").click()
-    target = tmp_path / "bundle"
-    page.locator("#export-path textarea, #export-path input").first.fill(str(target))
+    target = RUNS / f"story-{tmp_path.name}"
+    page.locator("#export-path textarea, #export-path input").first.fill(target.name)
     page.locator("#export-run").click()
     _wait_text(page, "#export-message", "Bundle written")
     assert (target / "model" / "model.safetensors").is_file()

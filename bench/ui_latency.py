@@ -1,0 +1,125 @@
+"""Latency of the app's named API on the default model: each action alone, then with 8 visitors at once.
+
+    .venv/bin/python bench/ui_latency.py                       # starts the app, prints both tables
+    .venv/bin/python bench/ui_latency.py --visitors 8 --seconds 120 --url http://127.0.0.1:7860/
+
+Alone: generate, one trace kind (mlp, 10 samples, the Eiffel prompt), a 10-step Forget, Compare on
+the default sets, Evaluate on the default sets (twice: the second reads the original side from the
+cache), Export. Under load: every simulated visitor (its own gradio_client session) loops over
+generate / a small trace / Compare / a 5-step Forget chosen at random, for the given time; failures
+are counted and light requests' latency reported (median, 95th percentile).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
+LIGHT = ("generate",)
+ACTIONS = {
+    "generate": dict(prompt="The capital of France is", max_new_tokens=20, api_name="/generate"),
+    "trace (mlp, 3 samples)": dict(kinds=["mlp"], samples=3, api_name="/trace"),
+    "compare": dict(api_name="/compare"),
+    "forget (5 steps)": dict(facts=FACT, settings='{"steps": 5}', api_name="/forget"),
+}
+
+
+def timed(client, **kwargs) -> float:
+    started = time.perf_counter()
+    client.predict(**kwargs)
+    return time.perf_counter() - started
+
+
+def alone(url: str) -> list[tuple[str, float]]:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    rows = [("generate", timed(client, **ACTIONS["generate"])),
+            ("trace (mlp, 10 samples)", timed(client, kinds=["mlp"], samples=10, api_name="/trace")),
+            ("forget (10 steps)", timed(client, facts=FACT, settings='{"steps": 10}', api_name="/forget")),
+            ("compare (default sets)", timed(client, api_name="/compare")),
+            ("evaluate (default sets, first)", timed(client, api_name="/evaluate")),
+            ("evaluate (original side cached)", timed(client, api_name="/evaluate")),
+            ("export", timed(client, path=f"latency-{int(time.time())}", api_name="/export"))]
+    return rows
+
+
+def load(url: str, visitors: int, seconds: float, seed: int = 0) -> tuple[dict[str, list[float]], list[str]]:
+    """{action: latencies} and the failures of `visitors` clients looping for `seconds`."""
+    from gradio_client import Client
+
+    latencies: dict[str, list[float]] = {name: [] for name in ACTIONS}
+    failures: list[str] = []
+    deadline = time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def visitor(number: int) -> None:
+        rng, client = random.Random(seed + number), Client(url, verbose=False)
+        client.predict(facts=FACT, settings='{"steps": 2}', api_name="/forget")    # so Compare has a run
+        while time.perf_counter() < deadline:
+            name = rng.choice(list(ACTIONS))
+            try:
+                took = timed(client, **ACTIONS[name])
+                with lock:
+                    latencies[name].append(took)
+            except Exception as error:  # noqa: BLE001 - every failure is counted and shown
+                with lock:
+                    failures.append(f"{name}: {type(error).__name__}: {error}"[:300])
+
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def report_load(latencies: dict[str, list[float]], failures: list[str], visitors: int, seconds: float) -> None:
+    print(f"\n{visitors} visitors for {seconds:.0f} s: {sum(map(len, latencies.values()))} requests, "
+          f"{len(failures)} failed")
+    print("| action | requests | median s | 95th percentile s | max s |\n|---|---|---|---|---|")
+    for name, values in latencies.items():
+        if values:
+            print(f"| {name} | {len(values)} | {statistics.median(values):.2f} | {percentile(values, 0.95):.2f} | "
+                  f"{max(values):.2f} |")
+    for failure in failures[:10]:
+        print("FAILED", failure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default=None, help="a running app (default: start one)")
+    parser.add_argument("--visitors", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=120)
+    args = parser.parse_args()
+    app = None
+    if args.url is None:
+        from tests.browser import AppProcess
+
+        app = AppProcess()
+        args.url = app.url
+    try:
+        print("| action (alone) | seconds |\n|---|---|")
+        for name, seconds in alone(args.url):
+            print(f"| {name} | {seconds:.2f} |", flush=True)
+        report_load(*load(args.url, args.visitors, args.seconds), args.visitors, args.seconds)
+    finally:
+        if app is not None:
+            app.stop()
+
+
+if __name__ == "__main__":
+    main()
