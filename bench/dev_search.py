@@ -48,12 +48,8 @@ STAGES = {
         "subject augment all": ("kuda", None, {"forget_tokens": "subject", "augment": ("prefix", "kshot", "question")}),
     },
     "baselines": {
-        **{f"ga lr {lr:g}": ("ga", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
-        **{f"gd lr {lr:g}": ("gd", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
-        **{f"npo lr {lr:g}": ("npo", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
-        **{f"simnpo lr {lr:g}": ("simnpo", None, {"lr": lr}) for lr in (3e-5, 1e-4, 3e-4)},
+        **{f"{m} lr {lr:g}": (m, None, {"lr": lr}) for m in ("ga", "gd", "npo", "simnpo") for lr in (1e-4, 3e-4)},
         **{f"rmu alpha {a:g}": ("rmu", None, {"alpha": a}) for a in (100.0, 1000.0)},
-        **{f"rmu coeff 1 alpha {a:g}": ("rmu", None, {"coeff": 1.0, "alpha": a}) for a in (100.0, 1000.0)},
     },
 }
 

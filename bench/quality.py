@@ -28,7 +28,7 @@ from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.loop import iter_unlearn
 from kuda_core.inspect.fluency import check_fluency
 from kuda_core.locate.config import TraceConfig
-from kuda_core.locate.suggest import layer_scores, suggest_window
+from kuda_core.locate.suggest import DEFAULT_TOKEN, layer_scores, suggest_window
 from kuda_core.locate.tracing import trace
 from kuda_core.model.generation import greedy_batch
 from kuda_core.model.loading import cache_dir
@@ -54,7 +54,7 @@ def topic_data(topic: str, seed: int = 0) -> DataSplit:
                         seed=seed)
 
 
-def suggested_layers(lm, facts, samples: int = 10, token: str = "last", size: int = 3,
+def suggested_layers(lm, facts, samples: int = 10, token: str = DEFAULT_TOKEN, size: int = 3,
                      exclude_layer0: bool = True) -> tuple[int, ...]:
     """The window Locate suggests from MLP traces of `facts` (its defaults unless told otherwise)."""
     effects, ranges = [], []
@@ -109,8 +109,10 @@ def measure(lm, data: DataSplit, paraphrases, snapshot) -> dict:
     }
 
 
-def run_method(lm, data: DataSplit, config: UnlearnConfig, baseline: dict | None = None) -> dict:
-    """Train, measure, restore the original weights (checked bit for bit); returns the measures."""
+def run_method(lm, data: DataSplit, config: UnlearnConfig, baseline: dict | None = None, after=None) -> dict:
+    """Train, measure, restore the original weights (checked bit for bit); returns the measures.
+
+    `after(lm, data, snapshot, config) -> dict` adds measures taken on the unlearned model (attacks)."""
     torch.manual_seed(0)
     original = state_dict_hash(lm.model)
     paraphrases = known_paraphrases(lm, data.forget) if baseline is None else baseline["_paraphrases"]
@@ -120,6 +122,8 @@ def run_method(lm, data: DataSplit, config: UnlearnConfig, baseline: dict | None
     seconds = time.perf_counter() - started
     result = measure(lm, data, paraphrases, snapshot)
     result.update(seconds=seconds, steps=records[-1].step, status=records[-1].status, message=records[-1].message)
+    if after is not None:
+        result.update(after(lm, data, snapshot, config))
     snapshot.restore(lm.model)
     if state_dict_hash(lm.model) != original:
         raise RuntimeError("restoring the original weights was not bit-exact")

@@ -82,7 +82,7 @@ class LocateSection(Section):
     layers: tuple[int, ...] | None = None   # explicit layers; None = the best traced window
     window: int = Field(3, ge=1)            # consecutive layers in the suggested window
     exclude_layer0: bool = True             # never suggest layer 0 (METHOD.md step 2)
-    token: Literal["last", "strongest"] = "last"   # score at the last or the strongest subject token
+    token: Literal["last", "strongest"] = "strongest"   # score at the last or the strongest subject token
 
     @field_validator("layers")
     @classmethod

@@ -20,6 +20,7 @@ from kuda_core.data.rows import parse_rows_text
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.locate import suggest
 from kuda_core.locate.config import KINDS, TraceConfig
+from kuda_core.locate.suggest import DEFAULT_TOKEN
 from kuda_core.workflows import jobs
 from kuda_core.workflows.data import DataChoice, build_split
 from kuda_core.workflows.runs import RunRecord
@@ -83,7 +84,7 @@ def build(visitor: gr.State) -> list:
         kinds = gr.JSON(value=["mlp"], label="kinds")
         samples = gr.Number(value=10, label="samples")
         window = gr.Number(value=10, label="window")
-        token = gr.Radio(["last", "strongest"], value="last", label="token")
+        token = gr.Radio(["last", "strongest"], value=DEFAULT_TOKEN, label="token")
         size = gr.Number(value=3, label="size")
         facts = gr.Textbox(value="", label="facts")
         topics = gr.JSON(value=[], label="topics")

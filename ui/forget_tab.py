@@ -183,7 +183,12 @@ def _source_visibility(with_probes: bool):
     return update
 
 
-def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
+def typed_row(prompt: str, subject: str, answer: str) -> str:
+    """One typed forget row from Locate's fact ("prompt | subject | answer")."""
+    return f"{(prompt or '').strip()} | {(subject or '').strip()} | {(answer or '').strip()}"
+
+
+def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = "") -> dict:
     probes = load_probes()
     topic_names = sorted(topics(probes))
     n_layers = HOST.lm.n_layers if HOST.lm else 0
@@ -193,11 +198,13 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
         with gr.Row():
             with gr.Column():
                 gr.Markdown("### What to forget")
-                forget_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Forget set from", elem_id="forget-source")
-                forget_topics = gr.CheckboxGroup(topic_names, value=["landmarks"] if "landmarks" in topic_names else [],
-                                                 label="Topics to forget", elem_id="forget-topics")
-                forget_facts = gr.Dropdown([fact_label(f) for f in probes], multiselect=True, label="...and/or single facts")
-                forget_typed = gr.Textbox(lines=3, visible=False, elem_id="forget-typed",
+                forget_source = gr.Radio(list(SOURCES), value="typed rows", label="Forget set from",
+                                         elem_id="forget-source", info="starts with the fact traced on Locate")
+                forget_topics = gr.CheckboxGroup(topic_names, value=[], label="Topics to forget", visible=False,
+                                                 elem_id="forget-topics")
+                forget_facts = gr.Dropdown([fact_label(f) for f in probes], multiselect=True, visible=False,
+                                           label="...and/or single facts")
+                forget_typed = gr.Textbox(value=first_fact, lines=3, visible=True, elem_id="forget-typed",
                                           label="Typed rows: 'prompt | subject | answer' per line")
                 forget_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet",
                                       file_types=[".jsonl", ".json", ".csv", ".parquet"])
@@ -279,4 +286,5 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup) -> dict:
     stop.click(lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original."),
                [visitor], [status, message], cancels=[event, tune_event], api_visibility="private")
     reset.click(reset_clicked, [visitor], [status, message], api_name="reset")
-    return {"status": status, "form": form, "events": [event, tune_event]}
+    return {"status": status, "form": form, "events": [event, tune_event], "source": forget_source,
+            "typed": forget_typed}

@@ -30,12 +30,15 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             model = model_tab.build(visitor)
             located = locate_tab.build(visitor)
-            forget = forget_tab.build(visitor, located["layers"])
+            forget = forget_tab.build(visitor, located["layers"], forget_tab.typed_row(*located["fact"]))
             compare_tab.build(visitor)
             checks_tab.build(visitor)
             evaluate_tab.build(visitor)
             runs_tab.build(visitor)
             export = export_tab.build(visitor)
+        located["trace_event"].success(lambda p, s, a, scored: ("typed rows", forget_tab.typed_row(
+            p, s, a or (scored or {}).get("answer", ""))), located["fact_inputs"], [forget["source"], forget["typed"]],
+            api_visibility="private")        # Forget starts with the fact just traced
         api_events = api.build(visitor)
         gr.api(health, api_name="health", api_visibility="undocumented")
         stop = gr.Button(visible=False)

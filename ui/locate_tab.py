@@ -162,7 +162,8 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
 def _scored(results: dict, visitor) -> dict | None:
     mlp = results.get("mlp")
     return None if mlp is None else {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": "",
-                                     "state": visitor.state(HOST)}
+                                     "state": visitor.state(HOST), "answer": mlp.answer}
+
 
 def _outputs(scored, values):
     if scored is None:
@@ -226,7 +227,7 @@ def build(visitor: gr.State) -> dict:
             exclude0 = gr.Checkbox(value=True, label="Leave layer 0 out (windows and suggestion)")
         with gr.Row():
             token = gr.Radio([("last subject token", "last"), ("strongest subject token", "strongest")],
-                             value="last", label="Score layers at the",
+                             value=suggest.DEFAULT_TOKEN, label="Score layers at the",
                              info="some models identify the entity before its last token", elem_id="locate-token")
             size = gr.Slider(1, 10, value=3, step=1, label="Suggested window (layers)")
         estimate = gr.Markdown("", elem_id="locate-estimate")
@@ -271,4 +272,6 @@ def build(visitor: gr.State) -> dict:
     for trigger in (token.change, size.release, exclude0.change):
         trigger(rescore, form.inputs, [curve, suggestion, layers], show_progress="hidden", api_visibility="private")
     stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event], api_visibility="private")
-    return {"layers": layers, "estimate": (estimate_changed, estimate_inputs, estimate), "form": form}
+    return {"layers": layers, "estimate": (estimate_changed, estimate_inputs, estimate), "form": form,
+            "trace_event": trace_event, "fact_inputs": [prompt, subject, answer, scored],
+            "fact": (fact0.prompt, fact0.subject, fact0.answer)}

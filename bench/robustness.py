@@ -1,0 +1,85 @@
+"""Is it really gone? Every method at its frozen settings on the TEST topics, then the attacks.
+
+    .venv/bin/python bench/robustness.py                          # all methods
+    .venv/bin/python bench/robustness.py --methods kuda,gd --split dev
+
+Per method and topic (the same runs as bench/unlearn_quality.py): share of the forgotten facts
+brought back by a 3-shot prefix of true facts of the same relation and by the question format with
+2 answered examples; relearning recovery beyond its control after 10 and 30 steps (fine-tuning
+the edited projections on half the forget facts, measuring the other half, minus the same
+fine-tuning on unrelated facts); the logit-lens median rank of the answer, the lowest over the
+layers above the edited ones (high = not readable there). Writes bench/results/robustness_<split>.md,
+and the quality report of the same runs (bench/results/unlearn_quality_<split>.md), so one run gives both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from quality import RESULTS, SPLITS  # noqa: E402
+from unlearn_quality import run_split, table, write_report  # noqa: E402
+
+from kuda_core.forget.methods import METHODS  # noqa: E402
+from kuda_core.forget.setup import trainable_names  # noqa: E402
+from kuda_core.inspect.attacks.lens import logit_lens  # noqa: E402
+from kuda_core.inspect.attacks.prompts import AttackConfig, iter_prompt_attacks  # noqa: E402
+from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noqa: E402
+
+COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
+
+
+def attacks(lm, data, snapshot, config) -> dict:
+    """The attack measures of one unlearned model (weights put back by the attacks themselves)."""
+    forget, context = list(data.forget), [*data.neighbours, *data.retain_held, *data.retain_used]
+    records = {r.name: r for r in iter_prompt_attacks(lm, snapshot, forget, context, AttackConfig())}
+    names = [n + ".weight" for n in trainable_names(lm, config)]
+    relearn = list(iter_relearn(lm, forget, list(data.retain_held), names, RelearnConfig(steps=(10, 30))))
+    held = {(r.arm, r.step): r.held_acc for r in relearn}
+    ranks = logit_lens(lm, [f.prompt for f in forget], [f.answer for f in forget]).ranks
+    above = ranks[:, max(config.layers) + 1:]
+    return {"3-shot recovered": records["3-shot"].recovered,
+            "question, 2 examples recovered": records["question, 2 examples"].recovered,
+            "relearn @10": held[("relearn", 10)] - held[("control", 10)],
+            "relearn @30": held[("relearn", 30)] - held[("control", 30)],
+            "lens rank": float(np.median(above, axis=0).min()) if above.size else float("nan")}
+
+
+def write(split: str, results: dict) -> Path:
+    lines = [f"# Robustness on the {split} topics ({', '.join(SPLITS[split])})", "",
+             "Means over topics (recovered: share of the forgotten facts an attack brings back; relearn: held-out "
+             "half recovered beyond the control; lens rank: median rank of the answer, lowest over the layers "
+             "above the edit).", "",
+             "| method | forget acc | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
+    for method, entry in results.items():
+        topics = entry["topics"]
+        cells = [np.nanmean([t[c] for t in topics]) for c in COLUMNS]
+        lines.append(f"| {method} | {entry['summary']['forget']:.0%} | "
+                     + " | ".join(f"{v:.0%}" if i < 4 else f"{v:.0f}" for i, v in enumerate(cells)) + " |")
+    out = RESULTS / f"robustness_{split}.md"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"robustness_{split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=list(SPLITS), default="test")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = run_split(args.split, args.methods.split(","), after=attacks)
+    print("\n".join(table(results)))
+    print(f"wrote {write_report(args.split, results)}")      # the quality report of the same runs
+    print(write(args.split, results).read_text())
+
+
+if __name__ == "__main__":
+    main()
