@@ -15,16 +15,21 @@ FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer 
                 "verdict on the new text read by the original model (fit to the prompt, likelihood, repetition); "
                 "checked against 363 hand-labelled answers it agreed with the labels on 82% of held-out ones and let "
                 "through 17% of the non-fluent ones (kuda_core/inspect/fluency.py).")
-# set, prompt, answer, original, unlearned fit a laptop screen side by side; the numbers scroll
-ANSWER_COLUMN_WIDTHS = ["110px", "210px", "80px", "230px", "230px", "70px", "70px", "60px", "60px", "220px",
-                        "75px", "75px", "90px"]
+ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "fluent"]
+NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
+                  "ppl (original model)"]
+ANSWER_COLUMN_WIDTHS = ["110px", "230px", "80px", "260px", "260px", "75px", "70px"]   # fits a laptop screen
 
 
 def _styled(frame: pd.DataFrame):
+    """The answers first (changed rows shaded); the numbers go to the second table."""
     def colour(row):
         return ["background-color: #fde2e1" if row["changed"] else ""] * len(row)
-    return frame.style.apply(colour, axis=1).format(
-        {"p before": "{:.4f}", "p after": "{:.4f}", "ppl (original model)": "{:.1f}"})
+    return frame[ANSWER_COLUMNS].style.apply(colour, axis=1)
+
+
+def _numbers(frame: pd.DataFrame):
+    return frame[NUMBER_COLUMNS].style.format({"p before": "{:.4f}", "p after": "{:.4f}", "ppl (original model)": "{:.1f}"})
 
 
 @user_errors
@@ -35,9 +40,9 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=
     table = None
     for done, total, table in jobs.iter_compare(HOST, visitor, rows, config):
         progress(done / total, desc=f"prompt {done}/{total}")
-        yield _styled(table), answers_summary(table)
+        yield _styled(table), _numbers(table), answers_summary(table)
     visitor.keep("comparison", table, HOST)
-    yield _styled(table), ("Done. " + answers_summary(table) + ". " + FLUENCY_HELP)
+    yield _styled(table), _numbers(table), ("Done. " + answers_summary(table) + ". " + FLUENCY_HELP)
 
 
 @user_errors
@@ -74,6 +79,8 @@ def build(visitor: gr.State) -> None:
         summary = gr.Markdown("", elem_id="compare-summary")
         answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False,
                                wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
+        with gr.Accordion("Numbers: p and rank of the answer before and after, top-5, perplexity", open=False):
+            numbers = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-numbers")
         with gr.Accordion("Representation drift", open=False):
             with gr.Row():
                 pca_layer = gr.Number(value=-1, label="PCA layer (-1 = the middle edited layer)", precision=0)
@@ -88,7 +95,8 @@ def build(visitor: gr.State) -> None:
             null_plot = gr.Plot(label="Eigenvalues of the retain key covariance")
         stop = gr.Button("Stop")
     events = [
-        run.click(compare_clicked, [chosen, free_text, limit, max_new, visitor], [answers, summary], api_name="compare"),
+        run.click(compare_clicked, [chosen, free_text, limit, max_new, visitor], [answers, numbers, summary],
+                  api_name="compare"),
         drift_run.click(drift_clicked, [pca_layer, visitor], [drift_plot, pca_plot, drift_text], api_name="drift"),
         null_run.click(nullspace_clicked, [visitor], [null_plot, null_table], api_name="null_space"),
     ]

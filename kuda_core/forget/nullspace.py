@@ -38,8 +38,9 @@ class KeyCovariance:
         """Add keys (N, d) (any device / dtype)."""
         if keys.ndim != 2 or keys.shape[1] != self.dim:
             raise ValueError(f"Keys must have shape (N, {self.dim}), got {tuple(keys.shape)}")
-        k = keys.detach().to("cpu", torch.float64)
-        self.total += k.T @ k
+        k = keys.detach()
+        k = k if k.dtype == torch.float64 else k.float()   # model keys: the product in float32 (fast), the sum in float64
+        self.total += (k.T @ k).to("cpu", torch.float64)
         self.count += k.shape[0]
 
     def covariance(self) -> torch.Tensor:
