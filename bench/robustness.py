@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/robustness.py                          # all methods
     .venv/bin/python bench/robustness.py --methods kuda,gd --split dev
+    .venv/bin/python bench/robustness.py --methods ga,gd --add     # add methods to the earlier reports
 
 Per method and topic (the same runs as bench/unlearn_quality.py): share of the forgotten facts
 brought back by a 3-shot prefix of true facts of the same relation and by the question format with
@@ -73,9 +74,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=list(SPLITS), default="test")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--add", action="store_true",
+                        help="keep the other methods' results of an earlier run of this split in the reports")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     results = run_split(args.split, args.methods.split(","), after=attacks)
+    earlier = RESULTS / f"robustness_{args.split}.json"
+    if args.add and earlier.is_file():
+        kept = {m: r for m, r in json.loads(earlier.read_text()).items() if m not in results}
+        results = {m: (kept | results)[m] for m in METHODS if m in kept or m in results}
     print("\n".join(table(results)))
     print(f"wrote {write_report(args.split, results)}")      # the quality report of the same runs
     print(write(args.split, results).read_text())

@@ -28,9 +28,10 @@ def _generate(page, prompt: str) -> str:
     page.get_by_role("tab", name="Model").click()
     page.locator("#model-prompt textarea").fill(prompt)
     page.locator("#model-generate").click()
-    busy = "() => document.querySelector('#model-continuation .generating, #model-continuation.generating')"
+    # gradio's status tracker over the output is shown from the click (queued or running) until the answer is in
+    busy = "() => document.querySelector('#model-continuation .wrap:not(.hide)')"
     try:
-        page.wait_for_function(f"{busy} !== null", timeout=5_000)       # the request started
+        page.wait_for_function(f"{busy} !== null", timeout=5_000)
     except Exception:  # noqa: BLE001 - a fast answer may already be back
         pass
     page.wait_for_function(f"{busy} === null", timeout=120_000)

@@ -80,6 +80,42 @@ def test_an_edit_from_a_replaced_model_is_refused(host):
             pass
 
 
+def test_a_long_preparation_lets_a_waiting_request_go_first(host):
+    """Forget's preparation hands the lock over between batches: a request that arrives meanwhile is served
+    with the base weights (the preparing visitor's edit off), and the run still ends as a lone run would."""
+    from kuda_core.model import turns
+
+    base, served, entered, finished = state_dict_hash(host.lm.model), [], threading.Event(), threading.Event()
+    original_give_turn = turns.give_turn
+
+    def give_turn_with_a_visitor():
+        if not served:
+            entered.set()
+            while not host.lock.waiting:     # the other visitor is now queued behind this job
+                time.sleep(0.01)
+        original_give_turn()
+
+    def other_visitor():
+        entered.wait(30)
+        with host.use(None) as lm:
+            served.append((state_dict_hash(lm.model), finished.is_set()))
+
+    thread = threading.Thread(target=other_visitor)
+    thread.start()
+    turns.give_turn = give_turn_with_a_visitor
+    try:
+        visitor = Visitor()
+        records = list(jobs.iter_forget(host, visitor, new_run(steps=3)))
+        finished.set()
+    finally:
+        turns.give_turn = original_give_turn
+        thread.join(30)
+    assert served == [(base, False)] and records[-1].status == "done" and records[0].step == 0
+    lone = Visitor()
+    list(jobs.iter_forget(host, lone, new_run(steps=3)))
+    assert all(torch.equal(visitor.edit.values[n], lone.edit.values[n]) for n in lone.edit.values)
+
+
 def test_the_lock_serves_in_arrival_order():
     lock, order = FairLock(), []
     lock.__enter__()

@@ -27,6 +27,7 @@ from kuda_core.forget.config import StepRecord, UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
 from kuda_core.forget import watch
+from kuda_core.model import turns
 from kuda_core.forget.setup import build_context, trainable_names
 from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
@@ -78,6 +79,7 @@ def iter_unlearn(
         with _only_trainable(lm.model, ()):
             ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules, neighbours)
             watch.mark_known_paraphrases(ctx)
+            turns.give_turn()
             record = _record(ctx, 0, None, watch.measure(ctx), started, "start",
                              f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                              f"{len(general_texts)} texts; {ctx.note}")

@@ -21,6 +21,7 @@ from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
 from kuda_core.forget.replay import Replay, fact_rows, make_batches, text_rows
+from kuda_core.model import turns
 from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.tokens import pad_id_of
@@ -57,23 +58,22 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     retain_rows = retain_fact_rows + retain_text_rows
     block_out = method.block_outputs(config.options, max(config.layers), lm.n_layers)
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
-    originals = [replay.cache(b) for b in make_batches(forget_rows, config.forget_batch, pad, lm.device)]
-    forget = originals if not extra else [replay.cache(b) for b in make_batches(train_rows, config.forget_batch, pad,
-                                                                                 lm.device)]
+    originals = _cache_all(replay, make_batches(forget_rows, config.forget_batch, pad, lm.device))
+    forget = originals if not extra else _cache_all(replay, make_batches(train_rows, config.forget_batch, pad, lm.device))
     paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
-    watched = {name: [replay.cache(b) for b in make_batches(fact_rows(lm, facts, "last"), config.forget_batch, pad,
-                                                             lm.device)]
+    watched = {name: _cache_all(replay, make_batches(fact_rows(lm, facts, "last"), config.forget_batch, pad, lm.device))
                for name, facts in (("paraphrases", paraphrases), ("neighbours", list(neighbours)))}
 
     spectra, accumulators = _cached_spectra(lm, config, modules, retain_rows)
     keep = min(1.0, config.max_keys / max(sum(len(r.ids) for r in retain_rows), 1))
     retain_batches = (make_batches(retain_fact_rows, config.retain_batch, pad, lm.device)
                       + make_batches(retain_text_rows, config.retain_batch, pad, lm.device))
-    retain = [replay.cache(b, accumulators, keep, generator) for b in retain_batches]
+    retain = _cache_all(replay, retain_batches, accumulators, keep, generator)
 
     projectors, note = {}, "no null-space projection"
     for name, (key, spectrum) in spectra.items():
         if spectrum is None:
+            turns.give_turn()
             acc = accumulators[_key_module(lm, name)]
             spectrum = ns.PROJECTORS.spectrum(key, lambda acc=acc: ns.eigen(acc.covariance(), acc.count))
         projector = ns.low_rank_projector(spectrum, config.tau, config.tau_mode, config.gamma)
@@ -88,6 +88,15 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
                       generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note, **watched)
     method.prepare(ctx)
     return ctx
+
+
+def _cache_all(replay: Replay, batches, *args) -> list:
+    """replay.cache of every batch, letting other jobs on a shared model go first between batches."""
+    out = []
+    for batch in batches:
+        turns.give_turn()
+        out.append(replay.cache(batch, *args))
+    return out
 
 
 def _cached_spectra(lm, config, modules, retain_rows) -> tuple[dict, dict[str, ns.KeyCovariance]]:

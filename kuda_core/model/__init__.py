@@ -10,4 +10,5 @@
     logprobs      per-token log-probabilities, perplexity
     generation    greedy continuations and next-token statistics (one prompt or a batch)
     tiny          tiny random GPT-2 / Llama models for tests
+    turns         points where a long job lets other jobs on a shared model go first
 """

@@ -8,7 +8,9 @@
 
 The base model is never edited between jobs: `use` removes the edit bit for bit on the way out
 (capturing what a training step changed first, when asked). The lock is first come, first
-served, so a short request waits for at most one step of somebody else's long job.
+served, so a short request waits for at most one step of somebody else's long job; inside a step,
+long preparations (caching, eigendecompositions) hand the lock over between batches
+(`model.turns.give_turn`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import TypeVar
 
 import torch
 
+from kuda_core.model import turns
 from kuda_core.model.edit import Edit
 from kuda_core.model.loading import LoadedModel, load_model
 
@@ -120,8 +123,24 @@ class ModelHost:
             self.check(edit)
             if edit is not None:
                 edit.apply(lm.model)
+
+            def give() -> None:                    # a long job's turns.give_turn(): others first, then go on
+                if not self.lock.waiting:
+                    return
+                if edit is not None:
+                    if capture:
+                        edit.capture(lm.model)
+                    edit.remove(lm.model)
+                self.lock.__exit__()
+                self.lock.__enter__()
+                if self.lm is not lm:
+                    raise ValueError("The model was replaced during this job: its result would not apply")
+                if edit is not None:
+                    edit.apply(lm.model)
+
             try:
-                yield lm
+                with turns.offered(give):
+                    yield lm
             finally:
                 if edit is not None:
                     if capture:

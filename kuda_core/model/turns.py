@@ -1,0 +1,34 @@
+"""Points where a long job on a shared model lets other jobs have their turn (a no-op by default).
+
+    >>> with turns.offered(give):      # the app's host: give() hands the model over and takes it back
+    ...     build_context(...)         # which calls turns.give_turn() between its batches
+
+Code that calls give_turn() must leave the model as any other job expects it at that point: no
+hooks, no changed weights beyond the caller's own edit (the host takes that off and puts it back).
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Iterator
+
+_local = threading.local()
+
+
+def give_turn() -> None:
+    """Let waiting jobs use the model now, if this thread runs under a host that offers turns."""
+    give = getattr(_local, "give", None)
+    if give is not None:
+        give()
+
+
+@contextmanager
+def offered(give: Callable[[], None]) -> Iterator[None]:
+    """Within the block, give_turn() on this thread calls `give`."""
+    previous = getattr(_local, "give", None)
+    _local.give = give
+    try:
+        yield
+    finally:
+        _local.give = previous
