@@ -77,3 +77,18 @@ def test_methods_describe_themselves():
         assert spec.title and spec.description
         for name, info in spec.options.model_fields.items():
             assert info.description, f"{method}.{name} has no help text"
+
+
+def test_defaults_are_the_settings_frozen_on_the_dev_topics():
+    """What a user gets without touching a setting is what bench/dev_search.py chose and the test split measured."""
+    import json
+    from pathlib import Path
+
+    frozen = json.loads((Path(__file__).resolve().parents[1] / "bench/results/frozen_settings.json").read_text())
+    assert set(frozen) == set(METHODS)
+    for method, settings in frozen.items():
+        config = UnlearnConfig.create(method)
+        for name, value in settings.items():
+            actual = getattr(config.options, name) if hasattr(config.options, name) else getattr(config, name)
+            expected = tuple(value) if isinstance(value, list) else value
+            assert actual == expected, (method, name, actual, expected)

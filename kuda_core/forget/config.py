@@ -25,7 +25,7 @@ from kuda_core.forget.nullspace import TAU_MODES
 class UnlearnConfig:
     method: str = "kuda"                   # kuda | ga | gd | npo | simnpo | rmu (kuda_core.forget.methods)
     layers: tuple[int, ...] = (4, 5, 6)    # layers whose MLP output projection trains (METHOD notes: 4-6)
-    steps: int = 50                        # optimizer steps at most (the run stops earlier once forgotten: stop_at)
+    steps: int = 100                       # optimizer steps at most (the run stops earlier once forgotten: stop_at)
     lr: float = 1e-3                       # Adam learning rate
     tau: float | None = 0.2                # null-space threshold (bench: 99% of key directions free at layer 4); None = off
     tau_mode: str = "relative"             # tau relative to the largest eigenvalue, or "absolute"
@@ -40,7 +40,7 @@ class UnlearnConfig:
     eval_every: int = 0                    # forget + retain accuracy every n steps (always at the start and end); 0 = ends only
     stop_at: float | None = 0.0            # stop once forget accuracy on the prompts <= this ... ; None = run every step
     stop_at_paraphrases: float | None = 0.2  # ... and on the paraphrases the model knew <= this (None: prompts only)
-    check_every: int = 5                   # steps between the cheap checks (forget, paraphrases, neighbours)
+    check_every: int = 10                  # steps between the cheap checks (forget, paraphrases, neighbours)
     seed: int = 0                          # sampling, retain order, RMU direction
     options: Options | Mapping = field(default_factory=dict)  # the method's own settings (validated)
 

@@ -19,7 +19,7 @@ from kuda_core.forget.replay import Cached
 
 
 class KudaOptions(Options):
-    beta: float = Field(10.0, gt=0, description="inverse forgetting temperature: how sharply the push fades once "
+    beta: float = Field(3.0, gt=0, description="inverse forgetting temperature: how sharply the push fades once "
                                                 "a representation is about orthogonal to where it was")
     margin: float = Field(0.0, ge=-1, le=1, description="cosine margin m in softplus(beta (cos - m))")
     forget_form: Literal["softplus", "cos", "cos2"] = Field(
@@ -31,7 +31,7 @@ class KudaOptions(Options):
     rho: float = Field(1.0, gt=0, le=1, description="random-ratio sampling: each step uses a share ~ U[rho, 1] "
                                                     "of the forget tokens; 1 = off")
     forget_tokens: Literal["subject+last", "subject", "last", "prompt", "all"] = Field(
-        "subject+last", description="forget-fact tokens whose representations are pushed away")
+        "subject", description="forget-fact tokens whose representations are pushed away")
 
 
 def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
