@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="run only variants whose name contains this")
     parser.add_argument("--summary", action="store_true")
     parser.add_argument("--choose", action="store_true", help="write frozen_settings.json from the log")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if args.summary:
         print_summary()
@@ -141,7 +142,7 @@ def main() -> None:
     if args.choose:
         choose(args.topics.split(","))
         return
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     topics = args.topics.split(",")
     if any(t not in DEV_TOPICS for t in topics):
         raise SystemExit(f"dev_search runs dev topics only: {DEV_TOPICS}")

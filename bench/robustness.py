@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from quality import RESULTS, SPLITS  # noqa: E402
-from unlearn_quality import run_split, table, write_report  # noqa: E402
+from unlearn_quality import align, run_split, table, write_report  # noqa: E402
 
 from kuda_core.forget.methods import METHODS  # noqa: E402
 from kuda_core.forget.setup import trainable_names  # noqa: E402
@@ -54,7 +54,8 @@ def attacks(lm, data, snapshot, config) -> dict:
 
 
 def write(split: str, results: dict) -> Path:
-    lines = [f"# Robustness on the {split} topics ({', '.join(SPLITS[split])})", "",
+    shown = [t["topic"] for t in next(iter(results.values()))["topics"]]
+    lines = [f"# Robustness on the {split} topics ({', '.join(shown)})", "",
              "Means over topics (recovered: share of the forgotten facts an attack brings back; relearn: held-out "
              "half recovered beyond the control; lens rank: median rank of the answer, lowest over the layers "
              "above the edit).", "",
@@ -66,7 +67,6 @@ def write(split: str, results: dict) -> Path:
                      + " | ".join(f"{v:.0%}" if i < 4 else f"{v:.0f}" for i, v in enumerate(cells)) + " |")
     out = RESULTS / f"robustness_{split}.md"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (RESULTS / f"robustness_{split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     return out
 
 
@@ -76,14 +76,18 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--add", action="store_true",
                         help="keep the other methods' results of an earlier run of this split in the reports")
+    parser.add_argument("--topics", default=None, help="only these whole topics of the split (comma-separated)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = run_split(args.split, args.methods.split(","), after=attacks)
+    results = run_split(args.split, args.methods.split(","), after=attacks,
+                        topics=args.topics.split(",") if args.topics else None)
     earlier = RESULTS / f"robustness_{args.split}.json"
     if args.add and earlier.is_file():
         kept = {m: r for m, r in json.loads(earlier.read_text()).items() if m not in results}
         results = {m: (kept | results)[m] for m in METHODS if m in kept or m in results}
+    (RESULTS / f"robustness_{args.split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    results = align(results)
     print("\n".join(table(results)))
     print(f"wrote {write_report(args.split, results)}")      # the quality report of the same runs
     print(write(args.split, results).read_text())

@@ -43,12 +43,15 @@ def frozen_settings() -> dict:
     return json.loads(FROZEN.read_text()) if FROZEN.is_file() else {}
 
 
-def run_split(split: str, methods: list[str], after=None) -> dict:
-    """{method: {"topics": [per-topic results], "originals": [...], "summary": {...}}} on a split."""
+def run_split(split: str, methods: list[str], after=None, topics: list[str] | None = None) -> dict:
+    """{method: {"topics": [per-topic results], "originals": [...], "summary": {...}}} on a split
+    (all its topics, or the given whole topics of it)."""
     lm = load_model("default")
     settings = frozen_settings()
     out = {m: {"topics": [], "originals": []} for m in methods}
-    for topic in SPLITS[split]:
+    for topic in topics or SPLITS[split]:
+        if topic not in SPLITS[split]:
+            raise SystemExit(f"{topic} is not a {split} topic: {SPLITS[split]}")
         data = topic_data(topic)
         base = original_measures(lm, data)
         layers = suggested_layers(lm, data.forget)
@@ -65,6 +68,21 @@ def run_split(split: str, methods: list[str], after=None) -> dict:
     for method in methods:
         out[method]["summary"] = summary(out[method]["topics"], out[method]["originals"])
     return out
+
+
+def align(results: dict) -> dict:
+    """Methods measured on different topics (a later --add run on fewer of them): every method over the topics
+    all of them have, plus "<method> (all N topics)" for those measured on more."""
+    shared = set.intersection(*({t["topic"] for t in r["topics"]} for r in results.values()))
+    out, more = {}, {}
+    for method, entry in results.items():
+        keep = [i for i, t in enumerate(entry["topics"]) if t["topic"] in shared]
+        topics, originals = [entry["topics"][i] for i in keep], [entry["originals"][i] for i in keep]
+        out[method] = {"topics": topics, "originals": originals, "summary": summary(topics, originals)}
+        if len(keep) < len(entry["topics"]):
+            label = f"{method} (all {len(entry['topics'])} topics)"
+            more[label] = {**entry, "summary": summary(entry["topics"], entry["originals"])}
+    return out | more
 
 
 def target_lines(kuda: dict) -> list[str]:
@@ -90,13 +108,15 @@ def table(results: dict) -> list[str]:
 
 def write_report(split: str, results: dict) -> Path:
     settings = frozen_settings()
-    lines = [f"# Unlearning quality on the {split} topics ({', '.join(SPLITS[split])})", "",
+    shown = [t["topic"] for t in next(iter(results.values()))["topics"]]
+    lines = [f"# Unlearning quality on the {split} topics ({', '.join(shown)})", "",
              "Means over the topics. Forget = half of a topic's facts (at most 15); neighbours = held-out facts of "
              "the same relation (never trained on); other facts = held-out facts of other relations. Fluent: "
              "inspect.fluency on the 20-token answers to the facts each run made the model forget.", "",
              *table(results), ""]
-    if "kuda" in results:
-        lines += ["## KUDA targets", "", *target_lines(results["kuda"]["summary"]), ""]
+    kuda = next((results[m] for m in results if m.startswith("kuda (all")), results.get("kuda"))
+    if kuda is not None:
+        lines += [f"## KUDA targets ({len(kuda['topics'])} topics)", "", *target_lines(kuda["summary"]), ""]
     lines += ["## Settings (bench/results/frozen_settings.json)", "",
               *(f"- {m}: {settings.get(m, 'method defaults')}" for m in results), "", "## Per topic", ""]
     for method, entry in results.items():
@@ -105,7 +125,7 @@ def write_report(split: str, results: dict) -> Path:
                          f"{r['paraphrase']:.2f}, neighbours {r['neighbours']:.2f}, other {r['retain']:.2f}, fluent "
                          f"{r['fluent']:.2f}, {r['steps']} steps, {r['seconds']:.0f} s")
     lines += ["", "## Answers to the first forget prompts (verbatim, 20 new tokens)", ""]
-    for topic_index, topic in enumerate(SPLITS[split]):
+    for topic_index in range(len(next(iter(results.values()))["topics"])):
         first = next(iter(results.values()))["topics"][topic_index]
         for i in range(2):
             lines.append(f"**{first['prompts'][i]!r}**: original {first['original_answers'][i]!r}")

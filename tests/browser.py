@@ -85,3 +85,12 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_finished(page, selector: str, text: str, timeout: float = 900_000) -> None:
+    """`text` in the component once its event has ended (gradio's progress overlay, which also holds text, gone)."""
+    page.wait_for_function(
+        "([sel, text]) => { const el = document.querySelector(sel);"
+        " return !!el && !el.querySelector('.wrap:not(.hide)') && el.innerText.includes(text); }",
+        arg=[selector, text], timeout=timeout,
+    )

@@ -1,9 +1,12 @@
-"""The whole story in the browser on the default model: locate, forget, compare, evaluate, export."""
+"""The newcomer's story in the browser on the default model, on the defaults: locate, forget, compare, is it
+really gone, evaluate, export."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
-from tests.browser import screenshot
+from tests.browser import screenshot, wait_finished
 from tests.conftest import RUNS
 
 pytestmark = pytest.mark.browser
@@ -24,63 +27,74 @@ def _set_number(page, selector: str, value: str) -> None:
 
 
 def test_locate_forget_compare_evaluate_export(page, tmp_path):
-    # Locate: the MLP trace fills in, the layers are suggested; Stop cancels a longer trace
+    # Locate as a newcomer: the defaults (the Eiffel Tower fact, three kinds, 10 samples, strongest subject token)
     page.get_by_role("tab", name="Locate").click()
-    _set_number(page, "#locate-samples", "3")
-    page.locator("#locate-kinds label", has_text="hidden").click()
-    page.locator("#locate-kinds label", has_text="attn").click()
     page.locator("#locate-run").click()
+    page.wait_for_function("() => /row|again/.test(document.querySelector('#locate-status')?.innerText || '')")
+    if "again" in page.locator("#locate-status").inner_text():          # a long estimate asks for a second click
+        page.locator("#locate-run").click()
     _wait_text(page, "#locate-suggestion", "Suggested layers")
-    assert page.locator("#heat-mlp .js-plotly-plot").count() == 1
-    # on this model "iffel" carries the effect, not the last subject token: the tab says so
-    assert "strongest subject token would suggest" in page.locator("#locate-suggestion").inner_text()
+    for kind in ("hidden", "mlp", "attn"):
+        assert page.locator(f"#heat-{kind} .js-plotly-plot").count() == 1, kind
+    # on this model "iffel" carries the effect, not the last subject token: the tab says what that would suggest
+    assert "Scoring at the last subject token would suggest" in page.locator("#locate-suggestion").inner_text()
     page.locator("#heat-mlp .js-plotly-plot").hover()  # plotly's modebar: the figure as a PNG
     assert page.locator("#heat-mlp .modebar-btn[data-title='Download plot as a PNG']").count() == 1
-    # switching the scoring re-suggests from the same trace, without tracing again
+    # switching the scoring re-suggests from the same trace, without tracing again; then back to the default
     status_before = page.locator("#locate-status").inner_text()
+    page.locator("#locate-token label", has_text="last subject token").click()
+    _wait_text(page, "#locate-suggestion", "largest MLP effect at the last subject token", timeout=30_000)
     page.locator("#locate-token label", has_text="strongest subject token").click()
     _wait_text(page, "#locate-suggestion", "largest MLP effect at the strongest subject token", timeout=30_000)
     assert page.locator("#locate-status").inner_text() == status_before
-    assert page.locator("#locate-layers input[type=checkbox]:checked").count() == 3
-    assert "p clean" in page.locator("#locate-status").inner_text()
+    suggested = [box.get_attribute("value") for box in page.locator("#locate-layers input[type=checkbox]:checked").all()]
+    assert len(suggested) == 3 and "p clean" in status_before
     screenshot(page, "story_1_locate")
 
-    # Forget: a typed fact, short KUDA run on the suggested layers; curves and an EDITED status
+    # Forget with its defaults: the traced fact, the suggested layers, KUDA until forgotten
     page.get_by_role("tab", name="Forget").click()
-    page.locator("#forget-source label", has_text="typed rows").click()
-    page.locator("#forget-typed textarea").fill(FACT)
-    # the suggestion was carried over; choose early-middle layers instead (the user may override)
-    checked = page.locator("#forget-layers input[type=checkbox]:checked")
-    while checked.count():
-        checked.first.uncheck()
-    for layer in ("4", "5", "6"):
-        page.locator("#forget-layers label", has_text=layer).first.check()
-    _set_number(page, "#forget-steps", "30")
+    assert "Eiffel Tower" in page.locator("#forget-typed textarea").input_value()
+    carried = [box.get_attribute("value") for box in page.locator("#forget-layers input[type=checkbox]:checked").all()]
+    assert carried == suggested
     page.locator("#forget-run").click()
-    _wait_text(page, "#forget-message", "done")
-    assert page.locator("#forget-curves .js-plotly-plot").count() == 1
+    wait_finished(page, "#forget-message", "done in")
+    message = page.locator("#forget-message").inner_text()
+    assert "forgotten after" in message and "NOT" not in message, message
+    assert page.locator("#forget-progress .js-plotly-plot").count() == 1       # p(answer) step by step
     assert "your edit" in page.locator("#forget-status").inner_text()
     screenshot(page, "story_2_forget")
 
-    # Compare: the forgotten fact's answer changed
+    # Compare: the fact's answer changed, its neighbours (same relation, never trained on) did not
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-run").click()
     _wait_text(page, "#compare-summary", "Done.")
     summary = page.locator("#compare-summary").inner_text()
     assert "forget facts: 1 of 1 changed" in summary, summary
+    neighbours = re.search(r"neighbours \(held out\): (\d+) of (\d+) changed", summary)
+    assert neighbours and int(neighbours[2]) >= 5 and int(neighbours[1]) <= 1, summary
     table = page.locator("#compare-table").inner_text()
-    assert "Eiffel Tower" in table and "Paris" in table
+    assert "Eiffel Tower" in table and "London Eye" in table
     # original and unlearned answers side by side, without scrolling the table sideways
     header = page.locator("#compare-table").get_by_text("unlearned", exact=True).first.bounding_box()
     assert header is not None and header["x"] + header["width"] <= page.viewport_size["width"], header
     screenshot(page, "story_3_compare")
+
+    # Is it really gone? The attack table and the logit-lens heatmap, with numbers
+    page.get_by_role("tab", name="Is it really gone?").click()
+    page.locator("#gone-run").click()
+    _wait_text(page, "#gone-message", "Done.")
+    attacks = page.locator("#gone-table").inner_text()
+    assert "3-shot" in attacks and re.search(r"\d\.\d", attacks), attacks
+    assert page.locator("#gone-lens .js-plotly-plot").count() == 1
+    assert "rank" in (page.locator("#gone-lens").text_content() or "").lower()
+    screenshot(page, "story_4_gone")
 
     # Evaluate: the table fills
     page.get_by_role("tab", name="Evaluate").click()
     page.locator("#evaluate-run").click()
     _wait_text(page, "#evaluate-message", "Evaluated")
     assert "top-1 accuracy" in page.locator("#evaluate-table").inner_text()
-    screenshot(page, "story_4_evaluate")
+    screenshot(page, "story_5_evaluate")
 
     # Export: a bundle folder with the model and the report
     page.get_by_role("tab", name="Export").click()
@@ -90,4 +104,4 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     _wait_text(page, "#export-message", "Bundle written")
     assert (target / "model" / "model.safetensors").is_file()
     assert (target / "report.md").is_file() and (target / "run.json").is_file()
-    screenshot(page, "story_5_export")
+    screenshot(page, "story_6_export")

@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.browser import wait_finished
 from tests.conftest import RUNS
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,7 @@ def _forget(page, steps: str, wait: bool = True) -> None:
     _set_number(page, "#forget-steps", steps)
     page.locator("#forget-run").click()
     if wait:
-        _wait_text(page, "#forget-message", "done in")
+        wait_finished(page, "#forget-message", "done in")
 
 
 def _export(page, name: str) -> None:

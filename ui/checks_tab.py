@@ -57,6 +57,9 @@ def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
         curve = relearn_curve([vars(r) for r in report.relearn]) if report.relearn else None
         yield _attack_table(report), heat, curve, f"Running: {report.message}"
     summary = "; ".join(f"{k}: {v:.2f}" for k, v in report.summary.items() if v == v)
+    if not report.relearn:
+        summary += (". Relearning was skipped: it trains on half of the forget facts and measures the other half, "
+                    "so it needs at least two forget facts (and held-out retain facts for its control)")
     yield _attack_table(report), heat, curve, f"Done. {summary}"
 
 
