@@ -29,7 +29,11 @@ from kuda_core.forget.config import UnlearnConfig  # noqa: E402
 from kuda_core.model.loading import load_model  # noqa: E402
 
 LOG = RESULTS / "dev_runs.jsonl"
-# Three of the six dev topics: on 2 CPU cores a run takes 1-3 minutes, and every variant runs on each of them
+# Three of the six dev topics: on 2 CPU cores a run takes 1-3 minutes, and every variant runs on each of them.
+# What was run in the end (bench/results/dev_runs.jsonl): the layer rules and KUDA's variants on all three; the
+# baselines on capitals only (runs took 3-12 minutes next to the test run), and RMU's two variants never ran, so
+# RMU is measured on its defaults. frozen_settings.json was chosen with --choose --topics capitals, the one topic
+# every method ran on (KUDA's choice is the same over all three).
 SEARCH_TOPICS = ("capitals", "elements", "sports")
 LAYER_RULES = {"last-3": ("last", 3), "strongest-3": ("strongest", 3), "strongest-5": ("strongest", 5),
                "last-5": ("last", 5)}

@@ -80,11 +80,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = run_split(args.split, args.methods.split(","), after=attacks,
-                        topics=args.topics.split(",") if args.topics else None)
     earlier = RESULTS / f"robustness_{args.split}.json"
-    if args.add and earlier.is_file():
-        kept = {m: r for m, r in json.loads(earlier.read_text()).items() if m not in results}
+    previous = json.loads(earlier.read_text()) if args.add and earlier.is_file() else {}
+    known = {t["topic"]: t["layers"] for t in previous.get("kuda", {}).get("topics", [])}   # the same suggestion
+    results = run_split(args.split, args.methods.split(","), after=attacks,
+                        topics=args.topics.split(",") if args.topics else None, known_layers=known)
+    if previous:
+        kept = {m: r for m, r in previous.items() if m not in results}
         results = {m: (kept | results)[m] for m in METHODS if m in kept or m in results}
     (RESULTS / f"robustness_{args.split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     results = align(results)

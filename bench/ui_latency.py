@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
 LIGHT = ("generate",)
+WEIGHTS = (4, 2, 2, 2)      # generate, trace, compare, forget: a room mostly asks the model things
 ACTIONS = {
     "generate": dict(prompt="The capital of France is", max_new_tokens=20, api_name="/generate"),
     "trace (mlp, 3 samples)": dict(kinds=["mlp"], samples=3, api_name="/trace"),
@@ -65,7 +66,7 @@ def load(url: str, visitors: int, seconds: float, seed: int = 0) -> tuple[dict[s
         rng, client = random.Random(seed + number), Client(url, verbose=False)
         has_run = False
         while time.perf_counter() < deadline:
-            name = rng.choice(list(ACTIONS))
+            name = rng.choices(list(ACTIONS), weights=WEIGHTS)[0]
             if name == "compare" and not has_run:       # Compare needs a run of this visitor first
                 name = "forget (5 steps)"
             try:

@@ -43,9 +43,11 @@ def frozen_settings() -> dict:
     return json.loads(FROZEN.read_text()) if FROZEN.is_file() else {}
 
 
-def run_split(split: str, methods: list[str], after=None, topics: list[str] | None = None) -> dict:
+def run_split(split: str, methods: list[str], after=None, topics: list[str] | None = None,
+              known_layers: dict | None = None) -> dict:
     """{method: {"topics": [per-topic results], "originals": [...], "summary": {...}}} on a split
-    (all its topics, or the given whole topics of it)."""
+    (all its topics, or the given whole topics of it). `known_layers` {topic: layers} skips the
+    tracing behind the suggestion where an earlier run of the same split already made it."""
     lm = load_model("default")
     settings = frozen_settings()
     out = {m: {"topics": [], "originals": []} for m in methods}
@@ -54,7 +56,7 @@ def run_split(split: str, methods: list[str], after=None, topics: list[str] | No
             raise SystemExit(f"{topic} is not a {split} topic: {SPLITS[split]}")
         data = topic_data(topic)
         base = original_measures(lm, data)
-        layers = suggested_layers(lm, data.forget)
+        layers = tuple((known_layers or {}).get(topic) or suggested_layers(lm, data.forget))
         for method in methods:
             config = UnlearnConfig.create(method, layers=layers, **settings.get(method, {}))
             result = run_method(lm, data, config, base, after)

