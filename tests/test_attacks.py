@@ -30,7 +30,8 @@ def forgotten(request):
     """A taught tiny model that forgot FORGET, and the snapshot of its original weights."""
     lm = taught_model(request.param)
     snapshot = WeightSnapshot()
-    config = UnlearnConfig.create("kuda", layers=(1, 2), steps=40, lr=2e-2, tau=None, stop_at=None)
+    config = UnlearnConfig.create("kuda", layers=(1, 2), steps=40, lr=2e-2, tau=None, stop_at=None,
+                                  forget_tokens="subject+last", beta=10.0)   # the tiny model needs the last token too
     unlearn(lm, FORGET, CONTEXT, TEXTS, config, snapshot)
     return lm, snapshot
 

@@ -28,6 +28,8 @@ RETAIN = [
 ]
 TEXTS = ["The capital of France is Paris. The capital of Japan is Tokyo.", "The official language of Brazil is Portuguese."]
 FAST = dict(layers=(1, 2), lr=1e-2, eval_every=5, stop_at=None)
+# The tiny taught models answer from the last token: KUDA pushes it too (the default model's defaults push the subject)
+TINY_KUDA = {"forget_tokens": "subject+last", "beta": 10.0}
 @pytest.fixture(autouse=True)
 def one_thread():
     """One thread: fastest for tiny models, and 10x faster than two when the CPU is shared."""
@@ -75,7 +77,7 @@ def test_forget_tokens_skip_leading_article():
 
 def test_short_kuda_run_forgets_and_keeps(taught):
     before_forget, before_retain = probs(taught, FORGET), probs(taught, RETAIN)
-    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=15, **FAST))
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=15, **FAST, options=TINY_KUDA))
     assert records[0].step == 0 and records[-1].status == "done" and len(records) == 16
     after_forget, after_retain = probs(taught, FORGET), probs(taught, RETAIN)
     assert sum(after_forget) < 0.5 * sum(before_forget)
@@ -85,7 +87,7 @@ def test_short_kuda_run_forgets_and_keeps(taught):
 
 
 def test_stops_once_forgotten(taught):
-    config = UnlearnConfig(steps=60, **{**FAST, "stop_at": 0.0}, check_every=2)
+    config = UnlearnConfig(steps=60, **{**FAST, "stop_at": 0.0}, check_every=2, options=TINY_KUDA)
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, config)
     assert records[-1].status == "done" and records[-1].step < 60
     assert records[-1].forget_acc == 0.0 and "forgotten after" in records[-1].message and records[-1].remaining == ()
@@ -279,7 +281,7 @@ def test_default_model_forgets_three_landmarks(default_lm):
     snap = WeightSnapshot()
     original = state_dict_hash(default_lm.model)
     try:
-        config = UnlearnConfig(steps=40, stop_at=0.0, check_every=5)
+        config = UnlearnConfig(stop_at=0.0)                  # the defaults: until forgotten, at most 100 steps
         records = run_unlearn(default_lm, forget, retain, texts, config, snap)
         assert records[0].forget_acc == 1.0 and records[-1].status == "done"
         assert records[-1].forget_acc == 0.0
