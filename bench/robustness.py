@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from quality import RESULTS, SPLITS  # noqa: E402
+from quality import RESULTS, SPLITS, summary  # noqa: E402
 from unlearn_quality import align, run_split, table, write_report  # noqa: E402
 
 from kuda_core.forget.methods import METHODS  # noqa: E402
@@ -70,6 +70,23 @@ def write(split: str, results: dict) -> Path:
     return out
 
 
+def merge(previous: dict, new: dict, split: str) -> dict:
+    """Per method and topic: a topic measured again replaces its earlier result, the others stay.
+
+    merge({"gd": <landmarks>}, {"gd": <currencies>}, "test")["gd"]["topics"] holds both topics, in split order."""
+    order = {topic: i for i, topic in enumerate(SPLITS[split])}
+    out = {}
+    for method in [m for m in METHODS if m in previous or m in new]:
+        rows = {}
+        for entry in (previous.get(method), new.get(method)):
+            if entry:
+                rows.update({r["topic"]: (r, o) for r, o in zip(entry["topics"], entry["originals"])})
+        kept = [rows[t] for t in sorted(rows, key=order.get)]
+        topics, originals = [r for r, _ in kept], [o for _, o in kept]
+        out[method] = {"topics": topics, "originals": originals, "summary": summary(topics, originals)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=list(SPLITS), default="test")
@@ -86,8 +103,7 @@ def main() -> None:
     results = run_split(args.split, args.methods.split(","), after=attacks,
                         topics=args.topics.split(",") if args.topics else None, known_layers=known)
     if previous:
-        kept = {m: r for m, r in previous.items() if m not in results}
-        results = {m: (kept | results)[m] for m in METHODS if m in kept or m in results}
+        results = merge(previous, results, args.split)
     (RESULTS / f"robustness_{args.split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     results = align(results)
     print("\n".join(table(results)))
