@@ -106,7 +106,7 @@ def report_load(latencies: dict[str, list[float]], failures: list[str], visitors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=None, help="a running app (default: start one)")
-    parser.add_argument("--visitors", type=int, default=8)
+    parser.add_argument("--visitors", type=int, default=8, help="0: the actions alone only")
     parser.add_argument("--seconds", type=float, default=120)
     args = parser.parse_args()
     app = None
@@ -119,7 +119,8 @@ def main() -> None:
         print("| action (alone) | seconds |\n|---|---|")
         for name, seconds in alone(args.url):
             print(f"| {name} | {seconds:.2f} |", flush=True)
-        report_load(*load(args.url, args.visitors, args.seconds), args.visitors, args.seconds)
+        if args.visitors > 0:
+            report_load(*load(args.url, args.visitors, args.seconds), args.visitors, args.seconds)
     finally:
         if app is not None:
             app.stop()

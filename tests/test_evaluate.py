@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from kuda_core.model.generation import greedy_batch, next_token_stats
+from kuda_core.model.generation import greedy_batch, greedy_batch_with_stats, next_token_stats
 from kuda_core.inspect.fluency import check_fluency, repetition_rate, score, words
 from kuda_core.inspect.compare import compare_answers
 from kuda_core.inspect.evaluate import TABLE_COLUMNS, EvalConfig, evaluate, iter_evaluate, perplexity, probe_stats
@@ -113,8 +113,17 @@ def test_batched_answers_equal_one_by_one(tiny_lm):
         assert [t for t, _ in stat.top] == [t for t, _ in expected]
         assert [p for _, p in stat.top] == pytest.approx([p for _, p in expected], abs=1e-6)
     assert stats[3].answer_id == answers[3]
+    texts, from_generation = greedy_batch_with_stats(tiny_lm, prompts, 6, 2, answers, k=3)
+    assert texts == greedy_batch(tiny_lm, prompts, 6, batch_size=2)
+    for generated, direct in zip(from_generation, stats):     # the first generated step is the next-token pass
+        assert (generated.answer, generated.answer_id, generated.answer_rank) == (direct.answer, direct.answer_id,
+                                                                                 direct.answer_rank)
+        assert generated.answer_p == pytest.approx(direct.answer_p, abs=1e-6)
+        assert [t for t, _ in generated.top] == [t for t, _ in direct.top]
     with pytest.raises(ValueError):
         greedy_batch(tiny_lm, prompts, 0)
+    with pytest.raises(ValueError):
+        greedy_batch_with_stats(tiny_lm, prompts, 6, answers=answers[:2])
 
 
 def test_perplexity_matches_manual(tiny_lm):
@@ -163,6 +172,18 @@ def test_compare_answers_reads_the_original_through_the_snapshot(tiny_lm):
     assert any(a.current_p != pytest.approx(a.original_p) for a in after)
     # the edited weights are back in place afterwards
     assert torch.equal(dict(tiny_lm.model.named_parameters())[next(iter(snap.originals))], edited)
+
+
+def test_current_fluency_is_the_verdict_on_each_current_answer(tiny_lm):
+    """Unchanged answers reuse the original's verdict, changed ones are judged afresh: both equal a direct check."""
+    config = EvalConfig(max_new_tokens=6, top_k=3)
+    prompts = PROMPTS + ["The Louvre is a museum in", "Berlin is the capital of"]
+    snap = edit_layer(tiny_lm, scale=0.03)
+    rows = compare_answers(tiny_lm, snap, prompts, config=config)
+    assert any(r.text_changed for r in rows) and not all(r.text_changed for r in rows)
+    direct = check_fluency(tiny_lm, prompts, [r.current_text for r in rows], snap)
+    assert [r.fluency_score for r in rows] == pytest.approx([c.score for c in direct], abs=1e-4)
+    assert [r.fluent for r in rows] == [c.fluent for c in direct]
 
 
 def test_fluency_is_measured_under_the_original_weights(tiny_lm):

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from kuda_core.inspect.fluency import check_fluency
-from kuda_core.model.generation import greedy_batch, next_token_stats
+from kuda_core.model.generation import greedy_batch_with_stats
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
 
@@ -59,6 +59,17 @@ def original_weights(lm: LoadedModel, snapshot: WeightSnapshot | None):
     return snapshot.original(lm.model) if snapshot is not None else nullcontext()
 
 
+def _current_fluency(lm, snapshot, prompts, texts, original_texts, original_checks, size) -> list:
+    """The verdict on the current continuations; one equal to the original's reuses its check (the verdict reads
+    the original weights only, so the same prompt and text give the same check)."""
+    redo = [j for j, (text, before) in enumerate(zip(texts, original_texts)) if text != before]
+    checks = list(original_checks)
+    if redo:
+        for j, check in zip(redo, check_fluency(lm, [prompts[j] for j in redo], [texts[j] for j in redo], snapshot, size)):
+            checks[j] = check
+    return checks
+
+
 def iter_compare_answers(
     lm: LoadedModel,
     snapshot: WeightSnapshot | None,
@@ -85,15 +96,15 @@ def iter_compare_answers(
         missing = [j for j, key in enumerate(keys) if key not in originals]
         if missing:
             with original_weights(lm, snapshot):
-                texts = greedy_batch(lm, [part[j] for j in missing], config.max_new_tokens, size)
-                stats = next_token_stats(lm, [part[j] for j in missing], [wanted[j] for j in missing], config.top_k, size)
+                texts, stats = greedy_batch_with_stats(lm, [part[j] for j in missing], config.max_new_tokens, size,
+                                                       [wanted[j] for j in missing], config.top_k)
             fluency = check_fluency(lm, [part[j] for j in missing], texts, snapshot, size)
             for j, text, stat, check in zip(missing, texts, stats, fluency):
                 originals[keys[j]] = (text, stat, check)
         before_text, before, then = zip(*(originals[key] for key in keys))
-        after_text = greedy_batch(lm, part, config.max_new_tokens, size)
-        after = next_token_stats(lm, part, [b.answer_id for b in before], config.top_k, size)
-        checks = check_fluency(lm, part, after_text, snapshot, size)
+        after_text, after = greedy_batch_with_stats(lm, part, config.max_new_tokens, size,
+                                                    [b.answer_id for b in before], config.top_k)
+        checks = _current_fluency(lm, snapshot, part, after_text, before_text, then, size)
         for j, prompt in enumerate(part):
             now = checks[j]
             yield start + j, AnswerComparison(

@@ -5,6 +5,7 @@
     >>> greedy_batch(lm, prompts, max_new_tokens=20)            # ["' Paris, the capital...'", ...]
     >>> stats = next_token_stats(lm, prompts, [" Paris", None], k=5)
     >>> stats[0].top, stats[0].answer_p, stats[0].answer_rank   # answer None: the top-1 token
+    >>> texts, stats = greedy_batch_with_stats(lm, prompts, 20, answers=[" Paris", None])  # one pass for both
 
 The batched functions pad on the left; padding may change the last float bits, so compare
 batched results with batched results.
@@ -75,6 +76,24 @@ class NextToken:
         return self.answer_rank == 1
 
 
+def _next_token(lm: LoadedModel, prompt: str, answer: str | int | None, logp: torch.Tensor, k: int) -> NextToken:
+    """NextToken from one prompt's next-token log-probabilities logp (V,)."""
+    values, indices = logp.topk(k)                                             # (k,)
+    if answer is None:
+        target = int(indices[0])
+    elif isinstance(answer, int):
+        target = answer
+    else:
+        target = answer_token_id(lm.tokenizer, prompt, answer)
+    return NextToken(
+        answer=answer if isinstance(answer, str) else token_text(lm.tokenizer, target),
+        answer_id=target,
+        answer_p=float(logp[target].exp()),
+        answer_rank=int((logp > logp[target]).sum()) + 1,
+        top=tuple((token_text(lm.tokenizer, int(t)), float(v.exp())) for v, t in zip(values, indices)),
+    )
+
+
 def next_token_stats(
     lm: LoadedModel, prompts: Sequence[str], answers: Sequence[str | int | None] | None = None,
     k: int = 5, batch_size: int = 16,
@@ -89,45 +108,49 @@ def next_token_stats(
         raise ValueError(f"k must be >= 1, got {k}")
     out: list[NextToken | None] = [None] * len(prompts)
     for chunk, logp in iter_last_logprobs(lm, prompts, batch_size):          # logp (B, V)
-        values, indices = logp.topk(k, dim=-1)                                # (B, k)
         for j, i in enumerate(chunk):
-            answer = answers[i] if answers is not None else None
-            if answer is None:
-                target = int(indices[j, 0])
-            elif isinstance(answer, int):
-                target = answer
-            else:
-                target = answer_token_id(lm.tokenizer, prompts[i], answer)
-            rank = int((logp[j] > logp[j, target]).sum()) + 1
-            out[i] = NextToken(
-                answer=answer if isinstance(answer, str) else token_text(lm.tokenizer, target),
-                answer_id=target,
-                answer_p=float(logp[j, target].exp()),
-                answer_rank=rank,
-                top=tuple((token_text(lm.tokenizer, int(t)), float(v.exp())) for v, t in zip(values[j], indices[j])),
-            )
+            out[i] = _next_token(lm, prompts[i], answers[i] if answers is not None else None, logp[j], k)
     return out  # type: ignore[return-value]
 
 
 @torch.no_grad()
 def greedy_batch(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int = 20, batch_size: int = 16) -> list[str]:
     """Greedy continuations (new text only, no special tokens) of many prompts, in input order."""
+    return greedy_batch_with_stats(lm, prompts, max_new_tokens, batch_size)[0]
+
+
+@torch.no_grad()
+def greedy_batch_with_stats(
+    lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int = 20, batch_size: int = 16,
+    answers: Sequence[str | int | None] | None = None, k: int = 5,
+) -> tuple[list[str], list[NextToken]]:
+    """greedy_batch's continuations and, from the same passes, next_token_stats of the prompts.
+
+    The first generated step's logits are the prompt's next-token distribution, so the statistics
+    cost no extra forward pass (prompts longer than the context keep their last tokens, as in generation).
+    """
     if not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
         raise ValueError(f"max_new_tokens must be in [1, {MAX_NEW_TOKENS_LIMIT}], got {max_new_tokens}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if answers is not None and len(answers) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     keep = lm.context_length - max_new_tokens
     if keep < 1:
         raise ValueError(f"max_new_tokens {max_new_tokens} leaves no room for a prompt in this model's context")
     rows = [encode(lm.tokenizer, p)[-keep:] for p in prompts]
-    out = [""] * len(rows)
+    texts, stats = [""] * len(rows), [None] * len(rows)
     for chunk in length_batches([len(r) for r in rows], batch_size):
         batch = left_padded(lm, [rows[i] for i in chunk])
         generated = lm.model.generate(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-            max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id,
-        )                                                                     # (B, T + new)
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=max_new_tokens,
+            do_sample=False, pad_token_id=lm.tokenizer.pad_token_id, return_dict_in_generate=True, output_logits=True,
+        )
+        first = generated.logits[0].float().log_softmax(-1)                   # (B, V)
         width = batch["input_ids"].shape[1]
         for j, i in enumerate(chunk):
-            out[i] = decode_after(lm.tokenizer, generated[j, width:].tolist())
-    return out
+            texts[i] = decode_after(lm.tokenizer, generated.sequences[j, width:].tolist())   # sequences (B, T + new)
+            stats[i] = _next_token(lm, prompts[i], answers[i] if answers is not None else None, first[j], k)
+    return texts, stats  # type: ignore[return-value]
