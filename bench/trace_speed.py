@@ -2,6 +2,7 @@
 
     $ python bench/trace_speed.py                      # all kinds, 10 samples, 2 threads
     $ python bench/trace_speed.py --kinds mlp --samples 3 --threads 4
+    $ python bench/trace_speed.py --kinds mlp --floor   # the fast path against this CPU's matmul rate
 
 Prints one row per kind: wall-clock and CPU seconds of the reference and of the fast path (median
 of --repeats runs), their ratios, and the largest absolute difference of the (T, L) probability
@@ -43,9 +44,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="fast runs per kind (median reported)")
+    parser.add_argument("--floor", action="store_true",
+                        help="only the fast path: its FLOPs, this machine's matmul rate and the time they imply")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_model(args.model, device="cpu")
+    if args.floor:
+        print_floor(lm, args)
+        return
     print(f"{lm.name}: {lm.n_layers} layers; prompt {PROMPT!r} -> {ANSWER!r}; "
           f"{args.samples} samples; {torch.get_num_threads()} threads")
     print(f"{'kind':<7}{'ref wall s':>11}{'fast wall s':>12}{'ratio':>7}{'ref cpu s':>10}{'fast cpu s':>11}"
@@ -63,6 +69,29 @@ def main() -> None:
               f"{fast_cpu:>11.2f}{slow_cpu / fast_cpu:>6.1f}x{slow_flops / 1e12:>10.2f}{fast_flops / 1e12:>11.2f}"
               f"{slow_flops / fast_flops:>6.1f}x{diff:>12.2e}  {fast.p_clean:.4f}   {fast.p_corrupt:.4f}",
               flush=True)
+
+
+def matmul_rate(seconds: float = 3.0) -> float:
+    """FLOP/s of large fp32 matrix products on the current threads: the most this CPU does for a trace."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)     # (n, n): large enough to run at peak
+    a @ b
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        done += 1
+    return done * 2 * 2048 ** 3 / (time.perf_counter() - started)
+
+
+def print_floor(lm, args) -> None:
+    """Per kind: the fast path's FLOPs, its wall time, and the least time those FLOPs take at the matmul rate."""
+    rate = matmul_rate()
+    print(f"{lm.name}, {torch.get_num_threads()} threads: fp32 matmul rate {rate / 1e9:.0f} GFLOP/s")
+    for kind in args.kinds:
+        config = TraceConfig(kind=kind, samples=args.samples)
+        wall = statistics.median(timed(trace, lm, config)[1] for _ in range(args.repeats))
+        flops = counted_flops(trace, lm, config)
+        print(f"{kind:<7}{flops / 1e9:>8.0f} GFLOP  fast wall {wall:6.2f} s  least possible at that rate "
+              f"{flops / rate:6.2f} s  ({flops / rate / wall:.0%} of peak reached)", flush=True)
 
 
 def timed(function, lm, config):

@@ -68,3 +68,19 @@ def test_other_token_note_is_none_when_both_scorings_agree():
     by_token = suggestions_by_token([grid], [(1, 2)], size=2)
     assert by_token["last"].layers == by_token["strongest"].layers == (2, 3)
     assert other_token_note(by_token, "last") is None
+
+
+def test_trace_estimate_scales_with_the_work_and_learns_from_runs(tiny_lm):
+    from kuda_core.locate.estimate import TraceTimeEstimator
+
+    estimator = TraceTimeEstimator()
+    prompt, subject = "The Eiffel Tower is located in the city of", "Eiffel Tower"
+    with pytest.raises(LookupError):
+        estimator.estimate(tiny_lm, prompt, subject, ("mlp",), 3)
+    assert estimator.calibrate(tiny_lm) > 0
+    one = estimator.estimate(tiny_lm, prompt, subject, ("mlp",), 3)
+    assert estimator.estimate(tiny_lm, prompt, subject, ("mlp",), 7) == pytest.approx(2 * one)     # 1 + samples rows
+    assert estimator.estimate(tiny_lm, prompt, subject, ("mlp", "attn"), 3) == pytest.approx(2 * one)
+    assert estimator.estimate(tiny_lm, prompt, "city", ("mlp",), 3) < one      # a later subject: fewer rows to run
+    estimator.record(estimated=one, actual=4 * one)                           # slower than thought: estimates grow
+    assert estimator.estimate(tiny_lm, prompt, subject, ("mlp",), 3) == pytest.approx(one * 4 ** 0.7)

@@ -13,6 +13,7 @@ actions (/generate, /compare, /evaluate, /export, /reset, /stop, ...) are the ta
 from __future__ import annotations
 
 import json
+import time
 
 import gradio as gr
 
@@ -26,7 +27,7 @@ from kuda_core.workflows.data import DataChoice, build_split
 from kuda_core.workflows.runs import RunRecord
 from ui.errors import user_errors
 from ui.forget_tab import verdict
-from ui.session import HOST, OPTIONS, status_of
+from ui.session import ESTIMATOR, HOST, OPTIONS, status_of
 
 DEFAULT_LAYERS = (4, 5, 6)
 
@@ -39,9 +40,12 @@ def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: floa
     if not kinds:
         raise ValueError(f"kinds must name some of {list(KINDS)}")
     config = TraceConfig(samples=int(samples), window=int(window))
-    results = {}
+    estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)   # seconds, no model pass
+    started, results = time.perf_counter(), {}
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer or None, kinds, config):
         results[kind] = partial
+    elapsed = time.perf_counter() - started
+    ESTIMATOR.record(estimated, elapsed)
     layers = []
     if "mlp" in results:
         mlp = results["mlp"]
@@ -49,7 +53,8 @@ def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: floa
         layers = list(suggest.suggest_window(scores, int(size)).layers)
     last = results[kinds[-1]]
     grids = {kind: {"tokens": list(r.tokens), "scores": r.scores.round(6).tolist()} for kind, r in results.items()}
-    return (f"Traced {last.answer!r}: p clean {last.p_clean:.3f}, p corrupted {last.p_corrupt:.3f}", layers,
+    return (f"Traced {last.answer!r} in {elapsed:.1f} s (estimated {estimated:.0f} s): p clean {last.p_clean:.3f}, "
+            f"p corrupted {last.p_corrupt:.3f}", layers,
             json.dumps(grids))
 
 

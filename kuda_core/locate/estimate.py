@@ -25,14 +25,18 @@ class TraceTimeEstimator:
     factor: float = 1.0                                        # actual / estimated of past runs
     _token_seconds: dict = field(default_factory=dict)         # id(model) -> seconds per token of a forward pass
 
-    def calibrate(self, lm: LoadedModel, rows: int = 4, tokens: int = 16) -> float:
-        """Time one (rows, tokens) forward pass (after a warm-up); returns seconds per token."""
+    def calibrate(self, lm: LoadedModel, rows: int = 32, tokens: int = 16, repeats: int = 3) -> float:
+        """Time a (rows, tokens) forward pass, the size of a trace's batches (fastest of `repeats`, after a
+        warm-up; logits at the last position only, as in tracing); returns seconds per token."""
         ids = torch.zeros((rows, tokens), dtype=torch.long, device=lm.device)  # (B, T)
+        timings = []
         with torch.inference_mode():
-            lm.model(input_ids=ids)
-            started = time.perf_counter()
-            lm.model(input_ids=ids)
-        self._token_seconds[id(lm.model)] = (time.perf_counter() - started) / (rows * tokens)
+            lm.model(input_ids=ids, logits_to_keep=1)
+            for _ in range(repeats):
+                started = time.perf_counter()
+                lm.model(input_ids=ids, logits_to_keep=1)
+                timings.append(time.perf_counter() - started)
+        self._token_seconds[id(lm.model)] = min(timings) / (rows * tokens)
         return self._token_seconds[id(lm.model)]
 
     def estimate(self, lm: LoadedModel, prompt: str, subject: str, kinds, samples: int) -> float:
