@@ -1,6 +1,8 @@
 """The unlearning loop on tiny models taught a few facts (fast), and one run on the default model (slow)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -108,9 +110,12 @@ def test_paraphrases_and_neighbours_are_watched_not_trained(taught):
 
 
 def test_a_run_that_hits_the_cap_says_what_remains(taught):
-    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=1, **{**FAST, "stop_at": 0.0, "lr": 1e-6}))
-    assert "NOT all forgotten after the cap of 1 steps" in records[-1].message
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, **{**FAST, "stop_at": 0.0, "lr": 1e-6}))
+    assert "NOT all forgotten after the cap of 3 steps" in records[-1].message
     assert set(records[-1].remaining) == {f.prompt for f in FORGET}
+    running = [r.message for r in records if r.status == "running"]        # each says how long the rest takes
+    assert len(running) == 2 and all(re.fullmatch(r"Step \d/3: at most ~\d+ s more, less once forgotten", m)
+                                     for m in running)
 
 
 @pytest.mark.parametrize("options", [

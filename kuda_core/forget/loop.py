@@ -84,6 +84,7 @@ def iter_unlearn(
                              f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                              f"{len(general_texts)} texts; {ctx.note}")
         yield record
+        training_started = time.perf_counter()
         optimizer = torch.optim.Adam(params, lr=config.lr)
         for step in range(1, config.steps + 1):
             with _only_trainable(lm.model, params):
@@ -94,7 +95,7 @@ def iter_unlearn(
                                      f"Loss became NaN / inf at step {step}: weights rolled back to the start of the "
                                      "run. Lower lr or beta.")
                 else:
-                    record = _after_step(ctx, step, stats, started)
+                    record = _after_step(ctx, step, stats, started, training_started)
             yield record
             if record.status != "running":
                 return
@@ -127,9 +128,10 @@ def _only_trainable(model: torch.nn.Module, params):
         model.train(was_training)
 
 
-def _after_step(ctx: StepContext, step: int, stats: dict, started: float) -> StepRecord:
+def _after_step(ctx: StepContext, step: int, stats: dict, started: float, training_started: float) -> StepRecord:
     """The step's record: the cheap check every check_every steps (stop once forgotten), full evaluation
-    on evaluation steps and the last one."""
+    on evaluation steps and the last one. A running record says how long the rest takes at most, at the
+    pace of the steps so far (checks included)."""
     config = ctx.config
     evaluation = watch.measure(ctx, retain=False) if step % config.check_every == 0 else {}
     done = (config.stop_at is not None and bool(evaluation)
@@ -138,7 +140,10 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float) -> Ste
     if last or (config.eval_every and step % config.eval_every == 0):
         evaluation = watch.measure(ctx)
     if not last:
-        return _record(ctx, step, stats, evaluation, started, "running", f"Step {step}/{config.steps}")
+        per_step = (time.perf_counter() - training_started) / step
+        earlier = ", less once forgotten" if config.stop_at is not None else ""
+        return _record(ctx, step, stats, evaluation, started, "running",
+                       f"Step {step}/{config.steps}: at most ~{per_step * (config.steps - step):.0f} s more{earlier}")
     remaining = watch.still_known(ctx)
     if done:
         outcome = f"forgotten after {step} steps"
