@@ -161,3 +161,23 @@ def test_locate_rescores_the_last_trace_without_tracing_again(served):
     stale = dict(scored, state=(HOST.version - 1, None, 0))   # the model changed since that trace
     assert all(u == {"__type__": "update"} for u in rescore(form_data(form, visitor, scored=stale)))
     assert built["layers"] is not None
+
+
+def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
+    """After a timed run, a run estimated over three minutes waits for a second click; a short one starts."""
+    from ui.session import FORGET_ESTIMATOR
+
+    form, (run_clicked, _, _, _) = forget_form
+    visitor = Visitor()
+    outputs = list(run_clicked(form_data(form, visitor, **TYPED, layers=[1], steps=3, lr=1e-2), progress=_no_progress))
+    assert "Step 3/3" in outputs[-1][3]                                   # no estimate before the first timed run
+    model = (served.version, id(served.require().model))
+    assert FORGET_ESTIMATOR.estimate(model, visitor.run.config, visitor.run.data) > 0
+    FORGET_ESTIMATOR.per_step[(model, "kuda")] = 10.0                     # as if this machine took 10 s a step
+    long = form_data(form, visitor, **TYPED, layers=[1], steps=50, lr=1e-2)
+    asked = list(run_clicked(long, progress=_no_progress))
+    assert len(asked) == 1 and "estimated at about" in asked[-1][3] and "Click again" in asked[-1][3]
+    assert visitor.run.config.steps == 3                                   # nothing ran
+    FORGET_ESTIMATOR.per_step[(model, "kuda")] = 1e-3                     # the second click starts it anyway
+    started = list(run_clicked(long, progress=_no_progress))
+    assert visitor.run.config.steps == 50 and "Step" in started[-1][3]

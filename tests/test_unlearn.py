@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -319,3 +320,22 @@ def test_augmentation_trains_on_more_rows_but_measures_the_facts(taught):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS,
                           UnlearnConfig(steps=3, **FAST, augment=("prefix", "question"), augment_copies=1))
     assert records[-1].status == "done" and records[0].forget_acc == 1.0 and records[-1].forget_acc is not None
+
+
+def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
+    from kuda_core.forget.estimate import ForgetTimeEstimator, data_rows
+    from kuda_core.data.splits import DataSplit
+
+    data = DataSplit(forget=tuple(FORGET), neighbours=(), retain_used=tuple(RETAIN), retain_held=(),
+                     texts_used=tuple(TEXTS), texts_held=(), description="test")
+    config = UnlearnConfig(steps=4, **FAST)
+    estimator = ForgetTimeEstimator()
+    assert estimator.estimate("m", config, data) is None                    # nothing timed yet
+    records = run_unlearn(taught, FORGET, RETAIN, TEXTS, config)
+    total = records[-1].elapsed_s + 0.5                                     # the final measures took 0.5 s more
+    estimator.record("m", config, data, records, total)
+    assert estimator.estimate("m", config, data) == pytest.approx(total)     # the same run: its own time
+    pace = (records[-1].elapsed_s - records[0].elapsed_s) / 4
+    assert estimator.estimate("m", replace(config, steps=8), data) == pytest.approx(total + 4 * pace)
+    assert estimator.estimate("other model", config, data) is None
+    assert data_rows(data) == len(FORGET) + len(RETAIN) + len(TEXTS) + sum(len(f.paraphrases) for f in FORGET + RETAIN)

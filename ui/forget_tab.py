@@ -1,6 +1,7 @@
 """The "Forget" tab: pick forget / retain data and layers, run KUDA or a baseline, watch it, Reset."""
 from __future__ import annotations
 
+import time
 from functools import partial
 
 import gradio as gr
@@ -17,10 +18,11 @@ from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
 from kuda_core.workflows import jobs
 from kuda_core.workflows.data import DataChoice, build_split
 from kuda_core.workflows.runs import RunRecord
+from ui.confirm import asks_first
 from ui.errors import user_errors
 from ui.forms import Form, option_widgets
 from ui.locate_tab import fact_label
-from ui.session import HOST, OPTIONS, status_of
+from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, status_of
 
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
@@ -126,11 +128,19 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
     values, visitor = form.values(data), data[form["visitor"]]
     choice, config = data_choice(values), unlearn_config(values)
     run = RunRecord(choice, build_split(choice), config)
+    model = (HOST.version, id(HOST.require().model))
+    estimated = FORGET_ESTIMATOR.estimate(model, config, run.data)
+    question = asks_first(visitor, "forget", (visitor.state(HOST), repr(choice), repr(config)), estimated, "This run")
+    if question:
+        yield gr.update(), gr.update(), gr.update(), question + " (fewer facts or steps)", status_of(visitor)
+        return
+    started = time.perf_counter()
     for record in jobs.iter_forget(HOST, visitor, run, OPTIONS.runs_dir):
         progress(record.step / config.steps, desc=record.message)
         if record.status == "error":
             raise ValueError(record.message)
         yield (*_figures(run), _table(run.step_rows()), record.message, status_of(visitor))
+    FORGET_ESTIMATOR.record(model, config, run.data, run.records, time.perf_counter() - started)
     yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{run.last.message}", status_of(visitor))
 
 

@@ -14,14 +14,13 @@ from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
 from kuda_core.model.tokens import find_subject
 from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
-from kuda_core.workflows.visitor import Tagged
+from ui.confirm import asks_first
 from ui.errors import user_errors
 from ui.forms import Form
 from ui.session import ESTIMATOR, HOST, OPTIONS
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
-CONFIRM_ABOVE_S = 180          # a trace estimated longer than this starts only on a second click
 
 
 def fact_label(fact) -> str:
@@ -134,14 +133,10 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
                *_outputs(scored, values), scored, _downloads(results, visitor))
         return
     estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
-    asked = visitor.results.get("confirm trace")
-    if estimated > CONFIRM_ABOVE_S and not (asked and asked.value == key and time.time() - asked.state[0] < 120):
-        visitor.results["confirm trace"] = Tagged(key, (time.time(),))
-        yield (*_heatmaps({}), f"This trace is estimated at about {estimated:.0f} s ({estimated / 60:.1f} min). "
-               "Click Trace again within two minutes to start it, or choose fewer kinds, samples or tokens.",
-               keep, keep, keep, keep, None)
+    question = asks_first(visitor, "trace", key, estimated, "This trace")
+    if question:
+        yield (*_heatmaps({}), question + " (fewer kinds, samples or tokens)", keep, keep, keep, keep, None)
         return
-    visitor.results.pop("confirm trace", None)
     started, results = time.perf_counter(), {}
     yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s", keep, keep, keep, keep, None)
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer, kinds, config):

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import gradio as gr
 
+from kuda_core.forget.estimate import ForgetTimeEstimator
 from kuda_core.locate.estimate import TraceTimeEstimator
 from kuda_core.workflows.host import ModelHost
 from kuda_core.workflows.visitor import Visitor
 
 HOST = ModelHost()
 ESTIMATOR = TraceTimeEstimator()   # calibrated by every trace on this machine (no per-visitor data)
+FORGET_ESTIMATOR = ForgetTimeEstimator()   # learnt from every Forget run on this machine (no per-visitor data)
 
 
 @dataclass

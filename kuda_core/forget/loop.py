@@ -84,8 +84,7 @@ def iter_unlearn(
                              f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                              f"{len(general_texts)} texts; {ctx.note}")
         yield record
-        training_started = time.perf_counter()
-        optimizer = torch.optim.Adam(params, lr=config.lr)
+        optimizer, training_started = torch.optim.Adam(params, lr=config.lr), time.perf_counter()
         for step in range(1, config.steps + 1):
             with _only_trainable(lm.model, params):
                 stats = _train_step(ctx, optimizer, params, step)
