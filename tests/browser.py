@@ -94,3 +94,17 @@ def wait_finished(page, selector: str, text: str, timeout: float = 900_000) -> N
         " return !!el && !el.querySelector('.wrap:not(.hide)') && el.innerText.includes(text); }",
         arg=[selector, text], timeout=timeout,
     )
+
+
+def start_job(page, button: str, status: str, started: str, timeout: float = 600_000) -> None:
+    """Click a job's button and wait until it has started (`started`, a regex, in a new `status` text);
+    when the app asks first (a long estimate: "Click again"), click a second time."""
+    before = page.locator(status).inner_text()
+    page.locator(button).click()
+    page.wait_for_function(
+        "([sel, before, started]) => { const t = document.querySelector(sel)?.innerText || '';"
+        " return t !== before && (new RegExp(started).test(t) || t.includes('Click again')); }",
+        arg=[status, before, started], timeout=timeout,
+    )
+    if "Click again" in page.locator(status).inner_text():
+        page.locator(button).click()

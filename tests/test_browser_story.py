@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser import screenshot, wait_finished
+from tests.browser import screenshot, start_job, wait_finished
 from tests.conftest import RUNS
 
 pytestmark = pytest.mark.browser
@@ -29,10 +29,7 @@ def _set_number(page, selector: str, value: str) -> None:
 def test_locate_forget_compare_evaluate_export(page, tmp_path):
     # Locate as a newcomer: the defaults (the Eiffel Tower fact, three kinds, 10 samples, strongest subject token)
     page.get_by_role("tab", name="Locate").click()
-    page.locator("#locate-run").click()
-    page.wait_for_function("() => /row|again/.test(document.querySelector('#locate-status')?.innerText || '')")
-    if "again" in page.locator("#locate-status").inner_text():          # a long estimate asks for a second click
-        page.locator("#locate-run").click()
+    start_job(page, "#locate-run", "#locate-status", "row|Tracing")         # a long estimate asks for a second click
     _wait_text(page, "#locate-suggestion", "Suggested layers")
     for kind in ("hidden", "mlp", "attn"):
         assert page.locator(f"#heat-{kind} .js-plotly-plot").count() == 1, kind
@@ -56,7 +53,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     assert "Eiffel Tower" in page.locator("#forget-typed textarea").input_value()
     carried = [box.get_attribute("value") for box in page.locator("#forget-layers input[type=checkbox]:checked").all()]
     assert carried == suggested
-    page.locator("#forget-run").click()
+    start_job(page, "#forget-run", "#forget-message", "Ready|Step")
     wait_finished(page, "#forget-message", "done in")
     message = page.locator("#forget-message").inner_text()
     assert "forgotten after" in message and "NOT" not in message, message

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.browser import wait_finished
+from tests.browser import start_job, wait_finished
 from tests.conftest import RUNS
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,7 @@ def _forget(page, steps: str, wait: bool = True) -> None:
     page.locator("#forget-source label", has_text="typed rows").click()
     page.locator("#forget-typed textarea").fill(FACT)
     _set_number(page, "#forget-steps", steps)
-    page.locator("#forget-run").click()
+    start_job(page, "#forget-run", "#forget-message", "Ready|Step")   # a long estimate asks for a second click
     if wait:
         wait_finished(page, "#forget-message", "done in")
 
@@ -90,10 +90,7 @@ def test_two_visitors_see_their_own_model(browser, app_server, tmp_path):
 
 def test_stop_during_a_trace_and_during_forget(page, app_server):
     page.get_by_role("tab", name="Locate").click()
-    page.locator("#locate-run").click()                                 # all three kinds, 10 samples
-    page.wait_for_function("() => /row|again/.test(document.querySelector('#locate-status')?.innerText || '')")
-    if "again" in page.locator("#locate-status").inner_text():          # a long estimate asks for a second click
-        page.locator("#locate-run").click()
+    start_job(page, "#locate-run", "#locate-status", "row|Tracing")      # all three kinds, 10 samples
     _wait_text(page, "#locate-status", "row")
     page.locator("#locate-stop").click()
     _wait_text(page, "#locate-status", "Stopped")
