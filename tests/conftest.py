@@ -8,6 +8,7 @@ os.environ.setdefault("KUDA_ONLINE", "0")
 import pytest
 
 import copy
+import shutil
 from pathlib import Path
 
 import torch
@@ -56,6 +57,7 @@ def app_server():
     from tests.browser import AppProcess, require_chromium
 
     require_chromium()
+    shutil.rmtree(RUNS, ignore_errors=True)        # bundles of an earlier session would make exports collide
     app = AppProcess(["--runs-dir", str(RUNS)])
     yield app
     app.stop()
