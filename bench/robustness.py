@@ -3,6 +3,8 @@
     .venv/bin/python bench/robustness.py                          # all methods
     .venv/bin/python bench/robustness.py --methods kuda,gd --split dev
     .venv/bin/python bench/robustness.py --methods ga,gd --add     # add methods to the earlier reports
+    .venv/bin/python bench/robustness.py --methods gd --topics brands --add   # one method on one more topic
+    .venv/bin/python bench/robustness.py --report                  # the reports again from the saved results
 
 Per method and topic (the same runs as bench/unlearn_quality.py): share of the forgotten facts
 brought back by a 3-shot prefix of true facts of the same relation and by the question format with
@@ -95,9 +97,13 @@ def main() -> None:
                         help="keep the other methods' results of an earlier run of this split in the reports")
     parser.add_argument("--topics", default=None, help="only these whole topics of the split (comma-separated)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--report", action="store_true", help="only write the reports again from the saved results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     earlier = RESULTS / f"robustness_{args.split}.json"
+    if args.report:
+        report(args.split, json.loads(earlier.read_text()))
+        return
     previous = json.loads(earlier.read_text()) if args.add and earlier.is_file() else {}
     known = {t["topic"]: t["layers"] for t in previous.get("kuda", {}).get("topics", [])}   # the same suggestion
     results = run_split(args.split, args.methods.split(","), after=attacks,
@@ -105,10 +111,15 @@ def main() -> None:
     if previous:
         results = merge(previous, results, args.split)
     (RESULTS / f"robustness_{args.split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    report(args.split, results)
+
+
+def report(split: str, results: dict) -> None:
+    """Both reports of the saved results: methods over their shared topics, and each over all of its own."""
     results = align(results)
     print("\n".join(table(results)))
-    print(f"wrote {write_report(args.split, results)}")      # the quality report of the same runs
-    print(write(args.split, results).read_text())
+    print(f"wrote {write_report(split, results)}")      # the quality report of the same runs
+    print(write(split, results).read_text())
 
 
 if __name__ == "__main__":

@@ -120,7 +120,8 @@ def write_report(split: str, results: dict) -> Path:
     if kuda is not None:
         lines += [f"## KUDA targets ({len(kuda['topics'])} topics)", "", *target_lines(kuda["summary"]), ""]
     lines += ["## Settings (bench/results/frozen_settings.json)", "",
-              *(f"- {m}: {settings.get(m, 'method defaults')}" for m in results), "", "## Per topic", ""]
+              *(f"- {m}: {settings.get(m.split(' (')[0], 'method defaults')}" for m in results), "",
+              "## Per topic", ""]
     for method, entry in results.items():
         for r in entry["topics"]:
             lines.append(f"- {method} / {r['topic']} (layers {r['layers']}): forget {r['forget']:.2f}, paraphrases "
@@ -131,7 +132,8 @@ def write_report(split: str, results: dict) -> Path:
         first = next(iter(results.values()))["topics"][topic_index]
         for i in range(2):
             lines.append(f"**{first['prompts'][i]!r}**: original {first['original_answers'][i]!r}")
-            lines += [f"- {m}: {entry['topics'][topic_index]['answers'][i]!r}" for m, entry in results.items()]
+            lines += [f"- {m}: {t['answers'][i]!r}" for m, entry in results.items()
+                      for t in entry["topics"] if t["topic"] == first["topic"]]
             lines.append("")
     out = RESULTS / f"unlearn_quality_{split}.md"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
