@@ -165,13 +165,13 @@ def test_locate_rescores_the_last_trace_without_tracing_again(served):
 
 def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     """After a timed run, a run estimated over three minutes waits for a second click; a short one starts."""
-    from ui.session import FORGET_ESTIMATOR
+    from ui.session import FORGET_ESTIMATOR, model_key
 
     form, (run_clicked, _, _, _) = forget_form
     visitor = Visitor()
     outputs = list(run_clicked(form_data(form, visitor, **TYPED, layers=[1], steps=3, lr=1e-2), progress=_no_progress))
     assert "Step 3/3" in outputs[-1][3]                                   # no estimate before the first timed run
-    model = (served.version, id(served.require().model))
+    model = model_key()
     assert FORGET_ESTIMATOR.estimate(model, visitor.run.config, visitor.run.data) > 0
     FORGET_ESTIMATOR.per_step[(model, "kuda")] = 10.0                     # as if this machine took 10 s a step
     long = form_data(form, visitor, **TYPED, layers=[1], steps=50, lr=1e-2)

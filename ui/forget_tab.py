@@ -22,7 +22,7 @@ from ui.confirm import asks_first
 from ui.errors import user_errors
 from ui.forms import Form, option_widgets
 from ui.locate_tab import fact_label
-from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, status_of
+from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, model_key, status_of
 
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
@@ -128,8 +128,7 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
     values, visitor = form.values(data), data[form["visitor"]]
     choice, config = data_choice(values), unlearn_config(values)
     run = RunRecord(choice, build_split(choice), config)
-    model = (HOST.version, id(HOST.require().model))
-    estimated = FORGET_ESTIMATOR.estimate(model, config, run.data)
+    estimated = FORGET_ESTIMATOR.estimate(model_key(), config, run.data)
     question = asks_first(visitor, "forget", (visitor.state(HOST), repr(choice), repr(config)), estimated, "This run")
     if question:
         yield gr.update(), gr.update(), gr.update(), question + " (fewer facts or steps)", status_of(visitor)
@@ -140,7 +139,7 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
         if record.status == "error":
             raise ValueError(record.message)
         yield (*_figures(run), _table(run.step_rows()), record.message, status_of(visitor))
-    FORGET_ESTIMATOR.record(model, config, run.data, run.records, time.perf_counter() - started)
+    FORGET_ESTIMATOR.record(model_key(), config, run.data, run.records, time.perf_counter() - started)
     yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{run.last.message}", status_of(visitor))
 
 
@@ -293,8 +292,9 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
     method.change(method_changed, [method], [method_help, steps, lr, tau, tuning, *groups], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
-    stop.click(lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original."),
-               [visitor], [status, message], cancels=[event, tune_event], api_visibility="private")
+    stopped = lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original.")  # noqa: E731
+    stop.click(stopped, [visitor], [status, message], cancels=[event, tune_event], api_visibility="private").then(
+        stopped, [visitor], [status, message], api_visibility="private")   # again once the cancel has settled
     reset.click(reset_clicked, [visitor], [status, message], api_name="reset")
     return {"status": status, "form": form, "events": [event, tune_event], "source": forget_source,
             "typed": forget_typed}

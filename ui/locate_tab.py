@@ -266,7 +266,8 @@ def build(visitor: gr.State) -> dict:
                                       api_visibility="private")
     for trigger in (token.change, size.release, exclude0.change):
         trigger(rescore, form.inputs, [curve, suggestion, layers], show_progress="hidden", api_visibility="private")
-    stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event], api_visibility="private")
+    stop.click(lambda: "Stopped.", None, [status], cancels=[trace_event, average_event], api_visibility="private").then(
+        lambda: "Stopped.", None, [status], api_visibility="private")   # again once the cancel has settled
     return {"layers": layers, "estimate": (estimate_changed, estimate_inputs, estimate), "form": form,
             "trace_event": trace_event, "fact_inputs": [prompt, subject, answer, scored],
             "fact": (fact0.prompt, fact0.subject, fact0.answer)}

@@ -47,3 +47,8 @@ def calibrate() -> None:
 
 def status_of(visitor: Visitor) -> str:
     return visitor.status(HOST)
+
+
+def model_key() -> tuple:
+    """The served model, as the machine-wide estimators key it (a replaced model starts afresh)."""
+    return HOST.version, id(HOST.require().model)
