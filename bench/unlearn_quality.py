@@ -26,6 +26,7 @@ import torch  # noqa: E402
 
 from quality import RESULTS, SPLITS, original_measures, run_method, suggested_layers, summary, topic_data  # noqa: E402
 
+from kuda_core.data.probes import load_probes  # noqa: E402
 from kuda_core.forget.config import UnlearnConfig  # noqa: E402
 from kuda_core.forget.methods import METHODS  # noqa: E402
 from kuda_core.model.loading import load_model  # noqa: E402
@@ -108,6 +109,24 @@ def table(results: dict) -> list[str]:
     return rows
 
 
+def delayed_answers(results: dict) -> list[str]:
+    """Forgetting by the first token can be hollow: the answer may come a few tokens later ("Istanbul is a
+    large city in the country of origin, Turkey"). Per method: of the forget facts the original model
+    answered first and the unlearned one no longer does, the share whose 20-token answer still names it."""
+    gold = {f.prompt: f.answer.strip().lower() for f in load_probes()}
+    lines = ["| method | answers no longer starting with the answer | of them still naming it within 20 tokens |",
+             "|---|---|---|"]
+    for method, entry in results.items():
+        moved = named = 0
+        for topic in entry["topics"]:
+            for prompt, new, old in zip(topic["prompts"], topic["answers"], topic["original_answers"]):
+                answer, new, old = gold.get(prompt), new.strip().lower(), old.strip().lower()
+                if answer and old.startswith(answer) and not new.startswith(answer):
+                    moved, named = moved + 1, named + (answer in new)
+        lines.append(f"| {method} | {moved} | {named} ({named / max(moved, 1):.0%}) |")
+    return lines
+
+
 def write_report(split: str, results: dict) -> Path:
     settings = frozen_settings()
     shown = [t["topic"] for t in next(iter(results.values()))["topics"]]
@@ -119,6 +138,7 @@ def write_report(split: str, results: dict) -> Path:
     kuda = next((results[m] for m in results if m.startswith("kuda (all")), results.get("kuda"))
     if kuda is not None:
         lines += [f"## KUDA targets ({len(kuda['topics'])} topics)", "", *target_lines(kuda["summary"]), ""]
+    lines += ["## Delayed answers", "", *delayed_answers(results), ""]
     lines += ["## Settings (bench/results/frozen_settings.json)", "",
               *(f"- {m}: {settings.get(m.split(' (')[0], 'method defaults')}" for m in results), "",
               "## Per topic", ""]
