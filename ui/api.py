@@ -40,12 +40,15 @@ def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: floa
     if not kinds:
         raise ValueError(f"kinds must name some of {list(KINDS)}")
     config = TraceConfig(samples=int(samples), window=int(window))
-    estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)   # seconds, no model pass
+    try:
+        estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)   # no model pass
+    except (ValueError, LookupError):
+        estimated = 0.0               # bad input: the trace itself says what is wrong
     started, results = time.perf_counter(), {}
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer or None, kinds, config):
         results[kind] = partial
     elapsed = time.perf_counter() - started
-    ESTIMATOR.record(estimated, elapsed)
+    ESTIMATOR.record(estimated, elapsed)      # ignores a missing estimate
     layers = []
     if "mlp" in results:
         mlp = results["mlp"]
