@@ -46,7 +46,7 @@ class ForgetTimeEstimator:
         """Learn from a finished run: `records` its StepRecords, `total_seconds` its wall time with the
         final measures. Runs without a timed step teach nothing."""
         trained = [r for r in records if r.step > 0 and r.status in ("running", "done")]
-        if not records or not trained or total_seconds <= 0:
+        if not trained or total_seconds <= 0:
             return
         pace = max(trained[-1].elapsed_s - records[0].elapsed_s, 0.0) / trained[-1].step
         fixed = max(total_seconds - pace * trained[-1].step, 0.0) / max(data_rows(data), 1)

@@ -116,7 +116,7 @@ def next_token_stats(
 @torch.no_grad()
 def greedy_batch(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int = 20, batch_size: int = 16) -> list[str]:
     """Greedy continuations (new text only, no special tokens) of many prompts, in input order."""
-    return greedy_batch_with_stats(lm, prompts, max_new_tokens, batch_size)[0]
+    return _greedy(lm, prompts, max_new_tokens, batch_size, answers=None, k=1, with_stats=False)[0]
 
 
 @torch.no_grad()
@@ -129,6 +129,14 @@ def greedy_batch_with_stats(
     The first generated step's logits are the prompt's next-token distribution, so the statistics
     cost no extra forward pass (prompts longer than the context keep their last tokens, as in generation).
     """
+    return _greedy(lm, prompts, max_new_tokens, batch_size, answers, k, with_stats=True)
+
+
+def _greedy(
+    lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
+    answers: Sequence[str | int | None] | None, k: int, with_stats: bool,
+) -> tuple[list[str], list[NextToken | None]]:
+    """Batched greedy generation; next-token stats only when with_stats (else no logits are kept)."""
     if not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
         raise ValueError(f"max_new_tokens must be in [1, {MAX_NEW_TOKENS_LIMIT}], got {max_new_tokens}")
     if batch_size < 1:
@@ -146,11 +154,13 @@ def greedy_batch_with_stats(
         batch = left_padded(lm, [rows[i] for i in chunk])
         generated = lm.model.generate(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=max_new_tokens,
-            do_sample=False, pad_token_id=lm.tokenizer.pad_token_id, return_dict_in_generate=True, output_logits=True,
+            do_sample=False, pad_token_id=lm.tokenizer.pad_token_id, return_dict_in_generate=True,
+            output_logits=with_stats,
         )
-        first = generated.logits[0].float().log_softmax(-1)                   # (B, V)
+        first = generated.logits[0].float().log_softmax(-1) if with_stats else None   # (B, V)
         width = batch["input_ids"].shape[1]
         for j, i in enumerate(chunk):
             texts[i] = decode_after(lm.tokenizer, generated.sequences[j, width:].tolist())   # sequences (B, T + new)
-            stats[i] = _next_token(lm, prompts[i], answers[i] if answers is not None else None, first[j], k)
+            if first is not None:
+                stats[i] = _next_token(lm, prompts[i], answers[i] if answers is not None else None, first[j], k)
     return texts, stats  # type: ignore[return-value]
