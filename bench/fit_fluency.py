@@ -5,7 +5,11 @@
 Rows of tests/fixtures/fluency_labels.jsonl are split by a hash of their id: the calibration half
 chooses the threshold (5-fold cross-validation: agreement, penalised above 10% acceptance of
 non-fluent rows) and fits the weights; the validation half is only measured. Prints the weights
-to copy into fluency.py, then the agreement on both halves and a sample of disagreements.
+to copy into fluency.py, then the agreement of the verdict in fluency.py on both halves and on
+tests/fixtures/fluency_labels_test_topics.jsonl (answers of the test-split runs, labelled blind
+after the verdict was frozen), and how often a second labeller, reading 90 validation rows
+blind, agreed with the first (tests/fixtures/fluency_second_labeller.jsonl): the ceiling a verdict
+can be held to.
 """
 from __future__ import annotations
 
@@ -28,11 +32,28 @@ from kuda_core.inspect import fluency  # noqa: E402
 from kuda_core.model.loading import load_model  # noqa: E402
 
 LABELS = ROOT / "tests" / "fixtures" / "fluency_labels.jsonl"
+TEST_TOPIC_LABELS = ROOT / "tests" / "fixtures" / "fluency_labels_test_topics.jsonl"
+SECOND_LABELLER = ROOT / "tests" / "fixtures" / "fluency_second_labeller.jsonl"
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7)
 
 
-def load_labels() -> list[dict]:
-    return [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
+def load_labels(path: Path = LABELS) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def labeller_agreement() -> tuple[float, int]:
+    """(share of the second labeller's rows with the first labeller's label, rows compared)."""
+    first = {r["id"]: r["label"] for r in load_labels()}
+    second = load_labels(SECOND_LABELLER)
+    return float(np.mean([first[r["id"]] == r["label"] for r in second])), len(second)
+
+
+def agreement(lm, rows: list[dict]) -> tuple[float, float, float]:
+    """(agreement with the labels, share of non-fluent accepted, share of fluent rejected) of the verdict."""
+    checks = fluency.check_fluency(lm, [r["prompt"] for r in rows], [r["continuation"] for r in rows])
+    verdict = np.array([c.fluent for c in checks])
+    label = np.array([r["label"] == "fluent" for r in rows])
+    return float((verdict == label).mean()), float(verdict[~label].mean()), float((~verdict[label]).mean())
 
 
 def is_validation(row: dict) -> bool:
@@ -75,13 +96,14 @@ def main() -> None:
     print("WEIGHTS =", tuple(round(float(v), 4) for v in logistic.coef_[0]))
     print("INTERCEPT =", round(float(logistic.intercept_[0]), 4))
     print("THRESHOLD =", threshold)
-    for name, part in (("calibration", calibration), ("validation", validation)):
-        checks = fluency.check_fluency(lm, [r["prompt"] for r in part], [r["continuation"] for r in part])
-        verdict = np.array([c.fluent for c in checks])
-        label = np.array([r["label"] == "fluent" for r in part])
-        print(f"{name}: {len(part)} rows, agreement {(verdict == label).mean():.3f}, "
-              f"non-fluent accepted {verdict[~label].mean():.3f} ({int(verdict[~label].sum())} of {int((~label).sum())}), "
-              f"fluent rejected {(~verdict[label]).mean():.3f}")
+    print("\nThe verdict in fluency.py:")
+    parts = (("calibration", calibration), ("validation", validation), ("test topics", load_labels(TEST_TOPIC_LABELS)))
+    for name, part in parts:
+        agree, accepted, rejected = agreement(lm, part)
+        print(f"{name}: {len(part)} rows, agreement {agree:.3f}, non-fluent accepted {accepted:.3f}, "
+              f"fluent rejected {rejected:.3f}")
+    share, rows_compared = labeller_agreement()
+    print(f"second labeller: agrees with the first on {share:.3f} of {rows_compared} validation rows")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The fluency verdict against the hand-labelled continuations (tests/fixtures/fluency_labels.jsonl).
 
-The weights were fitted on the calibration half (bench/fit_fluency.py); this test measures the
-validation half, which nothing was fitted or chosen on, and holds the verdict to what it reached
-there (agreement 0.823, non-fluent accepted 0.170; the issue's 0.90 / 0.10 are not reached).
+The weights were fitted on the calibration half (bench/fit_fluency.py); these tests measure the
+validation half, which nothing was fitted or chosen on, and the answers of the test-split runs
+labelled blind by a second labeller after the verdict was frozen
+(tests/fixtures/fluency_labels_test_topics.jsonl), and hold the verdict to what it reached there
+(validation: agreement 0.823, non-fluent accepted 0.170; test topics: 0.838 / 0.130; the issue's
+0.90 / 0.10 are not reached). Two labellers reading the same 90 validation rows agreed on 93%.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from fit_fluency import is_validation, load_labels  # noqa: E402
+from fit_fluency import TEST_TOPIC_LABELS, is_validation, labeller_agreement, load_labels  # noqa: E402
 
 from kuda_core.inspect.fluency import check_fluency  # noqa: E402
 
@@ -26,12 +29,27 @@ def test_the_split_is_fixed_and_balanced():
     assert {r["label"] for r in validation} == {"fluent", "not fluent"}
 
 
-@pytest.mark.slow
-def test_verdict_agrees_with_held_out_labels(default_lm):
-    rows = [r for r in load_labels() if is_validation(r)]
-    checks = check_fluency(default_lm, [r["prompt"] for r in rows], [r["continuation"] for r in rows])
+def test_two_labellers_agree_more_often_than_the_verdict():
+    share, compared = labeller_agreement()
+    assert compared >= 80 and share >= 0.90       # the labels are a fair yardstick: 84 of 90 rows agree
+
+
+def agreement_and_accepted(lm, rows: list[dict]) -> tuple[float, float]:
+    checks = check_fluency(lm, [r["prompt"] for r in rows], [r["continuation"] for r in rows])
     verdict = np.array([c.fluent for c in checks])
     label = np.array([r["label"] == "fluent" for r in rows])
-    agreement, accepted = (verdict == label).mean(), verdict[~label].mean()
+    return (verdict == label).mean(), verdict[~label].mean()
+
+
+@pytest.mark.slow
+def test_verdict_agrees_with_held_out_labels(default_lm):
+    agreement, accepted = agreement_and_accepted(default_lm, [r for r in load_labels() if is_validation(r)])
     print(f"validation: agreement {agreement:.3f}, non-fluent accepted {accepted:.3f}")
+    assert agreement >= 0.80 and accepted <= 0.20
+
+
+@pytest.mark.slow
+def test_verdict_agrees_with_labels_of_the_test_topic_runs(default_lm):
+    agreement, accepted = agreement_and_accepted(default_lm, load_labels(TEST_TOPIC_LABELS))
+    print(f"test topics: agreement {agreement:.3f}, non-fluent accepted {accepted:.3f}")
     assert agreement >= 0.80 and accepted <= 0.20

@@ -16,9 +16,15 @@ Validation (bench/fit_fluency.py, tests/fixtures/fluency_labels.jsonl, rule in d
 363 continuations labelled by reading, 283 of them from unlearned models of every method. The
 weights were fitted and the feature set and threshold chosen (5-fold cross-validation) on the
 calibration half (177 rows) only; on the validation half (186 rows) the verdict agrees with the
-labels on 83.3% and accepts 14.9% of the non-fluent continuations. The 10% target is missed: most
-accepted non-fluent answers are category errors a likelihood cannot see ("The home country of
-Nintendo is a game-playing platform ..."), which the labels count as not fluent.
+labels on 82.3% and accepts 17.0% of the non-fluent continuations. On 160 forgotten answers of the
+test-split runs, labelled blind by a second labeller after the verdict was frozen
+(fluency_labels_test_topics.jsonl): 83.8% and 13.0%. Two labellers agree on 93% of 90 rows, so
+the 90% / 10% targets are within a reader's reach but missed here: most accepted non-fluent
+answers are category errors a likelihood cannot see ("The home country of Nintendo is a
+game-playing platform ..."). Features tried on the calibration half that did not raise its
+cross-validated agreement (85.6%): first-token and minimum log p, the first five tokens' fit, a
+3-shot prefix of the same relation (is the answer of the right kind?), the instruct model's own
+yes / no judgement, and how many pieces the tokenizer cuts each word into.
 """
 from __future__ import annotations
 
