@@ -5,6 +5,7 @@
     .venv/bin/python bench/robustness.py --methods ga,gd --add     # add methods to the earlier reports
     .venv/bin/python bench/robustness.py --methods gd --topics brands --add   # one method on one more topic
     .venv/bin/python bench/robustness.py --report                  # the reports again from the saved results
+    .venv/bin/python bench/robustness.py --split dev --methods kuda,kuda+augment --topics capitals,elements,sports
 
 Per method and topic (the same runs as bench/unlearn_quality.py): share of the forgotten facts
 brought back by a 3-shot prefix of true facts of the same relation and by the question format with
@@ -36,6 +37,8 @@ from kuda_core.inspect.attacks.lens import logit_lens  # noqa: E402
 from kuda_core.inspect.attacks.prompts import AttackConfig, iter_prompt_attacks  # noqa: E402
 from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noqa: E402
 
+# Dev experiments: label -> (method, settings on top of its frozen ones). Never run on the test split.
+VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")})}
 COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
 
 
@@ -78,7 +81,8 @@ def merge(previous: dict, new: dict, split: str) -> dict:
     merge({"gd": <landmarks>}, {"gd": <currencies>}, "test")["gd"]["topics"] holds both topics, in split order."""
     order = {topic: i for i, topic in enumerate(SPLITS[split])}
     out = {}
-    for method in [m for m in METHODS if m in previous or m in new]:
+    labels = [*METHODS, *VARIANTS]
+    for method in [m for m in labels if m in previous or m in new]:
         rows = {}
         for entry in (previous.get(method), new.get(method)):
             if entry:
@@ -106,8 +110,11 @@ def main() -> None:
         return
     previous = json.loads(earlier.read_text()) if args.add and earlier.is_file() else {}
     known = {t["topic"]: t["layers"] for t in previous.get("kuda", {}).get("topics", [])}   # the same suggestion
-    results = run_split(args.split, args.methods.split(","), after=attacks,
-                        topics=args.topics.split(",") if args.topics else None, known_layers=known)
+    labels = args.methods.split(",")
+    if args.split == "test" and set(labels) & set(VARIANTS):
+        raise SystemExit(f"{sorted(set(labels) & set(VARIANTS))} are dev experiments: run them with --split dev")
+    results = run_split(args.split, labels, after=attacks, topics=args.topics.split(",") if args.topics else None,
+                        known_layers=known, variants=VARIANTS)
     if previous:
         results = merge(previous, results, args.split)
     (RESULTS / f"robustness_{args.split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")

@@ -45,10 +45,12 @@ def frozen_settings() -> dict:
 
 
 def run_split(split: str, methods: list[str], after=None, topics: list[str] | None = None,
-              known_layers: dict | None = None) -> dict:
+              known_layers: dict | None = None, variants: dict | None = None) -> dict:
     """{method: {"topics": [per-topic results], "originals": [...], "summary": {...}}} on a split
     (all its topics, or the given whole topics of it). `known_layers` {topic: layers} skips the
-    tracing behind the suggestion where an earlier run of the same split already made it."""
+    tracing behind the suggestion where an earlier run of the same split already made it.
+    `variants` {label: (method, settings)}: a label in `methods` runs that method with these
+    settings on top of its frozen ones (dev experiments)."""
     lm = load_model("default")
     settings = frozen_settings()
     out = {m: {"topics": [], "originals": []} for m in methods}
@@ -59,7 +61,8 @@ def run_split(split: str, methods: list[str], after=None, topics: list[str] | No
         base = original_measures(lm, data)
         layers = tuple((known_layers or {}).get(topic) or suggested_layers(lm, data.forget))
         for method in methods:
-            config = UnlearnConfig.create(method, layers=layers, **settings.get(method, {}))
+            name, extra = (variants or {}).get(method, (method, {}))
+            config = UnlearnConfig.create(name, layers=layers, **{**settings.get(name, {}), **extra})
             result = run_method(lm, data, config, base, after)
             result.update(topic=topic, layers=list(config.layers),
                           prompts=[f.prompt for f in data.forget], original_answers=base["answers"])
