@@ -13,8 +13,9 @@ from ui.session import HOST
 
 FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer is (or the reverse). Fluent = a "
                 "verdict on the new text read by the original model (fit to the prompt, likelihood, repetition); "
-                "checked against 363 hand-labelled answers it agreed with the labels on 82% of held-out ones and let "
-                "through 17% of the non-fluent ones (kuda_core/inspect/fluency.py).")
+                "checked against hand-labelled answers it agreed with the labels on 82% of held-out ones (letting "
+                "through 17% of the non-fluent ones) and on 84% of 160 answers from later runs labelled blind (13%); "
+                "two readers agree on 93% (kuda_core/inspect/fluency.py).")
 ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "fluent"]
 NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
                   "ppl (original model)"]
