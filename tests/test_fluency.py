@@ -12,14 +12,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from fit_fluency import TEST_TOPIC_LABELS, is_validation, labeller_agreement, load_labels  # noqa: E402
+from fit_fluency import TEST_TOPIC_LABELS, agreement, is_validation, labeller_agreement, load_labels  # noqa: E402
 
-from kuda_core.inspect.fluency import check_fluency  # noqa: E402
 
 
 def test_the_split_is_fixed_and_balanced():
@@ -34,22 +32,15 @@ def test_two_labellers_agree_more_often_than_the_verdict():
     assert compared >= 80 and share >= 0.90       # the labels are a fair yardstick: 84 of 90 rows agree
 
 
-def agreement_and_accepted(lm, rows: list[dict]) -> tuple[float, float]:
-    checks = check_fluency(lm, [r["prompt"] for r in rows], [r["continuation"] for r in rows])
-    verdict = np.array([c.fluent for c in checks])
-    label = np.array([r["label"] == "fluent" for r in rows])
-    return (verdict == label).mean(), verdict[~label].mean()
-
-
 @pytest.mark.slow
 def test_verdict_agrees_with_held_out_labels(default_lm):
-    agreement, accepted = agreement_and_accepted(default_lm, [r for r in load_labels() if is_validation(r)])
-    print(f"validation: agreement {agreement:.3f}, non-fluent accepted {accepted:.3f}")
-    assert agreement >= 0.80 and accepted <= 0.20
+    agreed, accepted, _ = agreement(default_lm, [r for r in load_labels() if is_validation(r)])
+    print(f"validation: agreement {agreed:.3f}, non-fluent accepted {accepted:.3f}")
+    assert agreed >= 0.80 and accepted <= 0.20
 
 
 @pytest.mark.slow
 def test_verdict_agrees_with_labels_of_the_test_topic_runs(default_lm):
-    agreement, accepted = agreement_and_accepted(default_lm, load_labels(TEST_TOPIC_LABELS))
-    print(f"test topics: agreement {agreement:.3f}, non-fluent accepted {accepted:.3f}")
-    assert agreement >= 0.80 and accepted <= 0.20
+    agreed, accepted, _ = agreement(default_lm, load_labels(TEST_TOPIC_LABELS))
+    print(f"test topics: agreement {agreed:.3f}, non-fluent accepted {accepted:.3f}")
+    assert agreed >= 0.80 and accepted <= 0.20
