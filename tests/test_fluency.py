@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from fit_fluency import TEST_TOPIC_LABELS, agreement, is_validation, labeller_agreement, load_labels  # noqa: E402
 
 
-
 def test_the_split_is_fixed_and_balanced():
     rows = load_labels()
     validation = [r for r in rows if is_validation(r)]
