@@ -33,11 +33,23 @@ def other_value(method: str, option: str):
     return 0.5 if info.default in (0, 1) else info.default * 2
 
 
+def one_fact_known(lm) -> list[Fact]:
+    """FORGET with the first fact's answer made the untrained model's own top-1 (so it is "answered"),
+    the second not: options that depend on which facts are answered (KUDA's remaining_only) act."""
+    from kuda_core.data.checks import check_facts
+
+    prompt = "The Eiffel Tower is in"                  # the untrained model's top token: " Colosseum"
+    facts = [Fact(prompt, FORGET[0].subject, check_facts(lm, [prompt], [" x"])[0].top_token), FORGET[1]]
+    assert [c.top1_ok for c in check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])] == [True, False]
+    return facts
+
+
 def trained_weights(method: str, **options) -> dict[str, torch.Tensor]:
     lm = tiny_model("llama")
-    config = UnlearnConfig.create(method, layers=(1, 2), steps=3, lr=1e-2, tau=None, **options)
+    config = UnlearnConfig.create(method, layers=(1, 2), steps=3, lr=1e-2, tau=None, check_every=1, stop_at=None,
+                                  **options)
     snapshot = WeightSnapshot()
-    records = unlearn(lm, FORGET, RETAIN, TEXTS, config, snapshot)
+    records = unlearn(lm, one_fact_known(lm), RETAIN, TEXTS, config, snapshot)
     assert records[-1].status == "done", records[-1].message
     params = dict(lm.model.named_parameters())
     return {name: params[name].detach().clone() for name in snapshot.originals}

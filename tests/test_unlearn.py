@@ -91,6 +91,7 @@ def test_a_run_that_hits_the_cap_says_what_remains(taught):
 @pytest.mark.parametrize("options", [
     {"retain_kl": 1.0}, {"rho": 0.5}, {"forget_form": "cos2", "norm_weight": 0.5},
     {"tau_mode": "absolute", "tau": 1e-6, "gamma": 0.5}, {"tau": None, "lam": 0.0}, {"train_inputs": True},
+    {"remaining_only": True, "check_every": 1},
 ])
 def test_kuda_options_run(taught, options):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig.create("kuda", steps=3, **{**FAST, **options}))
@@ -210,6 +211,30 @@ def test_augmentation_trains_on_more_rows_but_measures_the_facts(taught):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS,
                           UnlearnConfig(steps=3, **FAST, augment=("prefix", "question"), augment_copies=1))
     assert records[-1].status == "done" and records[0].forget_acc == 1.0 and records[-1].forget_acc is not None
+
+
+def test_remaining_only_pushes_the_facts_still_answered(taught):
+    from kuda_core.forget import watch
+    from kuda_core.forget.setup import build_context, trainable_names
+
+    facts = [FORGET[0], Fact(FORGET[1].prompt, FORGET[1].subject, FORGET[1].answer,
+                             paraphrases=("In Paris, the Eiffel Tower is located in the",))]
+    config = UnlearnConfig.create("kuda", **FAST, augment=("prefix",), augment_copies=2, **TINY_KUDA)
+    ctx = build_context(taught, facts, RETAIN, TEXTS, config, trainable_names(taught, config))
+    (batch,) = [c.batch for c in ctx.forget]
+    assert batch.source.tolist() == [0, 1, 0, 0, 1, 1]                     # the facts, then 2 prefixed rows each
+    assert [c.batch.source.tolist() for c in ctx.paraphrases] == [[1]]
+    cached = ctx.forget[0]
+    assert torch.equal(ctx.forget_mask(cached, remaining_only=True), batch.focus)   # before any check: every row
+    watch.mark_known_paraphrases(ctx)
+    watch.measure(ctx, retain=False)
+    assert ctx.still_answered.tolist() == [True, True]
+    ctx.still_answered = torch.tensor([False, True])
+    mask = ctx.forget_mask(cached, remaining_only=True)
+    assert not mask[batch.source == 0].any() and torch.equal(mask[batch.source == 1], batch.focus[batch.source == 1])
+    assert torch.equal(ctx.forget_mask(cached), batch.focus)               # the option off: every row
+    ctx.still_answered = torch.tensor([False, False])                      # nothing left: every row again
+    assert torch.equal(ctx.forget_mask(cached, remaining_only=True), batch.focus)
 
 
 def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):

@@ -1,6 +1,7 @@
 """Forget rows in more contexts than their own prompt, so that forgetting does not hinge on one wording.
 
     >>> augment(facts, ("prefix", "kshot", "question"), texts, copies=2, seed=0)   # [Fact] (originals not included)
+    >>> rows, sources = augment_with_sources(facts, ("prefix",), texts)           # sources[i]: index in facts
 
   * "prefix": a sentence from a general text, then the prompt ("Rain fell all day. The Eiffel Tower is ...");
   * "kshot": two other forget facts of the same relation, answered, then the prompt
@@ -30,13 +31,20 @@ def _sentences(texts: Sequence[str]) -> list[str]:
 def augment(facts: Sequence[Fact], kinds: Sequence[str], texts: Sequence[str] = (), copies: int = 2,
             seed: int = 0) -> list[Fact]:
     """`copies` new rows per fact and kind (see the module docstring); deterministic for a seed."""
+    return augment_with_sources(facts, kinds, texts, copies, seed)[0]
+
+
+def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Sequence[str] = (), copies: int = 2,
+                         seed: int = 0) -> tuple[list[Fact], list[int]]:
+    """(the rows of `augment`, the index in `facts` each row was made from)."""
     unknown = [k for k in kinds if k not in AUGMENT_KINDS]
     if unknown:
         raise ValueError(f"Unknown augmentation {unknown}; choose from {AUGMENT_KINDS}")
     rng = random.Random(seed)
     sentences = _sentences(texts)
     rows: list[Fact] = []
-    for fact in facts:
+    sources: list[int] = []
+    for index, fact in enumerate(facts):
         same = [f for f in facts if f.relation == fact.relation and f.subject != fact.subject]
         for kind in kinds:
             for _ in range(copies):
@@ -50,4 +58,5 @@ def augment(facts: Sequence[Fact], kinds: Sequence[str], texts: Sequence[str] = 
                 else:
                     prompt = rng.choice(QUESTION_WORDINGS).format(prompt=fact.prompt)
                 rows.append(Fact(prompt, fact.subject, fact.answer, fact.relation, fact.topic))
-    return rows
+                sources.append(index)
+    return rows, sources

@@ -3,6 +3,7 @@
     >>> ctx.forget[0], ctx.next_retain()           # cached forget / retain batches (replay.Cached)
     >>> ctx.project(name, delta)                   # a weight change on the relaxed null space
     >>> ctx.forget_mask(cached)                    # (B, T) forget tokens of this step
+    >>> ctx.forget_mask(cached, remaining_only=True)   # ... of the facts still answered at the last check
     >>> deviation(v, cached, mask)                 # KRD of MLP outputs v against the cached originals
 
 Built by kuda_core.forget.setup.build_context; read by the method modules and the loop.
@@ -34,6 +35,7 @@ class StepContext:
     neighbours: list[Cached] = field(default_factory=list)    # same-relation facts never trained on (measured only)
     forget_prompts: list[str] = field(default_factory=list)   # prompts of the forget rows, in order
     paraphrase_known: torch.Tensor | None = None              # (P,) bool: paraphrases the model knew at the start
+    still_answered: torch.Tensor | None = None                # (F,) bool: forget facts answered at the last check
     note: str = ""                             # one line on the setup, for the first record
     extras: dict = field(default_factory=dict)  # per-method state (NPO reference, RMU direction)
     _order: list[int] = field(default_factory=list)
@@ -61,9 +63,17 @@ class StepContext:
             return tensor
         return project_step(tensor, self.projectors[name], self.transposed[name])
 
-    def forget_mask(self, cached: Cached, rho: float = 1.0) -> torch.Tensor:
-        """(B, T) forget tokens of this step: all, or (rho < 1) a random share ~ U[rho, 1] of them."""
+    def forget_mask(self, cached: Cached, rho: float = 1.0, remaining_only: bool = False) -> torch.Tensor:
+        """(B, T) forget tokens of this step: all, or (rho < 1) a random share ~ U[rho, 1] of them.
+
+        remaining_only: only the rows of facts still answered (prompt or a known paraphrase) at the last
+        check (watch.measure); all rows when none is (the run is about to stop) or before any check."""
         focus = cached.batch.focus
+        if remaining_only and self.still_answered is not None and bool(self.still_answered.any()):
+            source = cached.batch.source                                   # (B,)
+            active = self.still_answered[source.clamp_min(0)] & (source >= 0)   # (B,)
+            if bool((focus & active[:, None]).any()):
+                focus = focus & active[:, None]
         if rho >= 1.0:
             return focus
         ratio = rho + (1.0 - rho) * float(torch.rand((), generator=self.generator))

@@ -35,6 +35,7 @@ class SeqRow:
     answer_pos: int = -1      # index whose logits predict the first answer token (-1: a text)
     answer_len: int = 0       # number of answer tokens scored by NLL losses
     focus: list[int] = field(default_factory=list)  # token indices of the forget loss
+    source: int = -1          # index of the fact this row was made from (-1: a text)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Batch:
     labels: torch.Tensor          # (B, T) next token ids (0 where not scored)
     answer_pos: torch.Tensor      # (B,) -1 for texts
     answer_id: torch.Tensor       # (B,) first answer token (0 for texts)
+    source: torch.Tensor          # (B,) index of the fact each row was made from (-1 for texts)
 
     @property
     def real(self) -> torch.Tensor:
@@ -72,11 +74,11 @@ def strip_article(subject: str) -> str:
 
 
 def fact_rows(lm: LoadedModel, facts, forget_tokens: str = "subject+last", max_answer_tokens: int = 8) -> list[SeqRow]:
-    """One SeqRow per fact (objects with .prompt, .subject, .answer); focus per `forget_tokens`."""
+    """One SeqRow per fact (objects with .prompt, .subject, .answer); focus per `forget_tokens`; source = index."""
     if forget_tokens not in FORGET_TOKEN_MODES:
         raise ValueError(f"Unknown forget_tokens {forget_tokens!r}; choose one of {FORGET_TOKEN_MODES}")
     rows = []
-    for fact in facts:
+    for index, fact in enumerate(facts):
         prompt_ids = encode(lm.tokenizer, fact.prompt)
         answer = answer_ids(lm.tokenizer, fact.prompt, fact.answer)[:max_answer_tokens]
         if not prompt_ids:
@@ -91,7 +93,7 @@ def fact_rows(lm: LoadedModel, facts, forget_tokens: str = "subject+last", max_a
         else:
             start, end = subject_range(lm.tokenizer, fact.prompt, strip_article(fact.subject))
             focus = list(range(start, end)) + ([last] if forget_tokens == "subject+last" else [])
-        rows.append(SeqRow(prompt_ids + answer, last, len(answer), sorted(set(focus))))
+        rows.append(SeqRow(prompt_ids + answer, last, len(answer), sorted(set(focus)), index))
     return rows
 
 
@@ -125,7 +127,9 @@ def make_batches(rows: list[SeqRow], batch_size: int, pad_id: int, device: torch
                 label_mask[j, : n - 1] = True
         answer_pos = torch.tensor([r.answer_pos for r in chunk])      # (B,)
         answer_id = torch.tensor([r.ids[r.answer_pos + 1] if r.answer_pos >= 0 else 0 for r in chunk])  # (B,)
-        batches.append(Batch(*(t.to(device) for t in (ids, attention, focus, label_mask, labels, answer_pos, answer_id))))
+        source = torch.tensor([r.source for r in chunk])                # (B,)
+        batches.append(Batch(*(t.to(device) for t in (ids, attention, focus, label_mask, labels, answer_pos, answer_id,
+                                                       source))))
     return batches
 
 

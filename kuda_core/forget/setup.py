@@ -16,7 +16,7 @@ import torch
 
 from kuda_core.data.facts import Fact
 from kuda_core.forget import nullspace as ns
-from kuda_core.forget.augment import augment
+from kuda_core.forget.augment import augment_with_sources
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
@@ -50,9 +50,10 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     method = get_method(config.method)
     pad = pad_id_of(lm.tokenizer)
     tokens = method.forget_tokens(config.options)
-    extra = augment(forget_facts, config.augment, general_texts, config.augment_copies, config.seed)
+    extra, sources = augment_with_sources(forget_facts, config.augment, general_texts, config.augment_copies,
+                                          config.seed)
     forget_rows = fact_rows(lm, forget_facts, tokens)
-    train_rows = forget_rows + fact_rows(lm, extra, tokens)
+    train_rows = forget_rows + _from_sources(fact_rows(lm, extra, tokens), sources)
     retain_fact_rows = fact_rows(lm, retain_facts, "prompt")
     retain_text_rows = text_rows(lm, general_texts, config.max_text_tokens)
     retain_rows = retain_fact_rows + retain_text_rows
@@ -61,8 +62,10 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     originals = _cache_all(replay, make_batches(forget_rows, config.forget_batch, pad, lm.device))
     forget = originals if not extra else _cache_all(replay, make_batches(train_rows, config.forget_batch, pad, lm.device))
     paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
-    watched = {name: _cache_all(replay, make_batches(fact_rows(lm, facts, "last"), config.forget_batch, pad, lm.device))
-               for name, facts in (("paraphrases", paraphrases), ("neighbours", list(neighbours)))}
+    of_fact = [i for i, f in enumerate(forget_facts) for _ in getattr(f, "paraphrases", ())]
+    watched = {name: _cache_all(replay, make_batches(rows, config.forget_batch, pad, lm.device))
+               for name, rows in (("paraphrases", _from_sources(fact_rows(lm, paraphrases, "last"), of_fact)),
+                                  ("neighbours", fact_rows(lm, list(neighbours), "last")))}
 
     spectra, accumulators = _cached_spectra(lm, config, modules, retain_rows)
     keep = min(1.0, config.max_keys / max(sum(len(r.ids) for r in retain_rows), 1))
@@ -88,6 +91,13 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
                       generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note, **watched)
     method.prepare(ctx)
     return ctx
+
+
+def _from_sources(rows: list, sources: list[int]) -> list:
+    """Rows made from forget facts, each told the index of its fact (row.source)."""
+    for row, source in zip(rows, sources, strict=True):
+        row.source = source
+    return rows
 
 
 def _cache_all(replay: Replay, batches, *args) -> list:

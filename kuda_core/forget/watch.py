@@ -3,6 +3,7 @@
     >>> measure(ctx)                         # {"forget_acc", "forget_prob", "paraphrase_acc", ...}
     >>> measure(ctx, retain=False)           # the cheap check: forget, paraphrases, neighbours
     >>> still_known(ctx)                     # prompts of forget facts whose answer is still top-1
+    >>> ctx.still_answered                   # (F,) bool after any measure: prompt or a known paraphrase answered
 
 Paraphrases count only where the original model knew them (marked before the first step), so
 "forgotten" means the answers that were there are gone. Neighbours (other facts of the same
@@ -16,17 +17,20 @@ from kuda_core.forget.context import StepContext
 from kuda_core.forget.replay import Cached, answer_accuracy
 
 
-def _hits(ctx: StepContext, batches: list[Cached]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(top-1 hit (F,) bool, p(first answer token) (F,)) over the fact rows of the batches, in order."""
-    hits, probs = [], []
+def _hits(ctx: StepContext, batches: list[Cached], with_sources: bool = False):
+    """(top-1 hit (F,) bool, p(first answer token) (F,)) over the fact rows of the batches, in order;
+    with_sources: also the index of the forget fact each row was made from (F,)."""
+    hits, probs, sources = [], [], []
     for cached in batches:
         if bool(cached.batch.is_fact.any()):
             hit, prob = answer_accuracy(ctx.replay, cached)
             hits.append(hit.cpu())
             probs.append(prob.float().cpu())
+            sources.append(cached.batch.source[cached.batch.is_fact].cpu())
     if not hits:
-        return torch.zeros(0, dtype=torch.bool), torch.zeros(0)
-    return torch.cat(hits), torch.cat(probs)
+        hits, probs, sources = [torch.zeros(0, dtype=torch.bool)], [torch.zeros(0)], [torch.zeros(0, dtype=torch.long)]
+    out = torch.cat(hits), torch.cat(probs)
+    return (*out, torch.cat(sources)) if with_sources else out
 
 
 def mark_known_paraphrases(ctx: StepContext) -> None:
@@ -35,17 +39,25 @@ def mark_known_paraphrases(ctx: StepContext) -> None:
 
 
 def measure(ctx: StepContext, retain: bool = True) -> dict:
-    """Top-1 accuracy and mean p(answer) of the forget facts, known paraphrases, neighbours (and retain)."""
+    """Top-1 accuracy and mean p(answer) of the forget facts, known paraphrases, neighbours (and retain).
+
+    Also sets ctx.still_answered: the forget facts whose prompt or a known paraphrase is still answered."""
     out = {}
     groups = [("forget", ctx.originals, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
               ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
+    answered = None
     for label, batches, keep in groups:
-        hit, prob = _hits(ctx, batches)
+        hit, prob, source = _hits(ctx, batches, with_sources=True)
         if keep is not None:
-            hit, prob = hit[keep], prob[keep]
+            hit, prob, source = hit[keep], prob[keep], source[keep]
+        if label == "forget":
+            answered = hit.clone()
+        elif label == "paraphrase" and answered is not None and hit.numel():
+            answered[source[hit]] = True
         if hit.numel():
             out[f"{label}_acc"] = float(hit.float().mean())
             out[f"{label}_prob"] = float(prob.mean())
+    ctx.still_answered = answered.to(ctx.lm.device)
     return out
 
 

@@ -30,6 +30,9 @@ class KudaOptions(Options):
     retain_kl: float = Field(0.0, ge=0, description="weight of KL(original || current) on retain tokens; 0 = off")
     rho: float = Field(1.0, gt=0, le=1, description="random-ratio sampling: each step uses a share ~ U[rho, 1] "
                                                     "of the forget tokens; 1 = off")
+    remaining_only: bool = Field(
+        True, description="push only the facts still answered (prompt or a known paraphrase) at the last check; "
+                           "forgotten ones rest, and are pushed again if they come back")
     forget_tokens: Literal["subject+last", "subject", "last", "prompt", "all"] = Field(
         "subject", description="forget-fact tokens whose representations are pushed away")
 
@@ -37,7 +40,7 @@ class KudaOptions(Options):
 def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
     o = ctx.options
     _, v = ctx.replay.run(cached, stop=ctx.top + 1)
-    mask = ctx.forget_mask(cached, o.rho)
+    mask = ctx.forget_mask(cached, o.rho, o.remaining_only)
     loss = layer_mean([
         obj.kuda_forget_loss(v[i], cached.v0[i], mask, o.beta, o.margin, o.forget_form, o.norm_weight) for i in v
     ])
