@@ -17,9 +17,9 @@ from kuda_core.forget.context import StepContext
 from kuda_core.forget.replay import Cached, answer_accuracy
 
 
-def _hits(ctx: StepContext, batches: list[Cached], with_sources: bool = False):
-    """(top-1 hit (F,) bool, p(first answer token) (F,)) over the fact rows of the batches, in order;
-    with_sources: also the index of the forget fact each row was made from (F,)."""
+def _hits(ctx: StepContext, batches: list[Cached]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(top-1 hit (F,) bool, p(first answer token) (F,), index of the forget fact each row was made
+    from (F,)) over the fact rows of the batches, in order."""
     hits, probs, sources = [], [], []
     for cached in batches:
         if bool(cached.batch.is_fact.any()):
@@ -29,8 +29,7 @@ def _hits(ctx: StepContext, batches: list[Cached], with_sources: bool = False):
             sources.append(cached.batch.source[cached.batch.is_fact].cpu())
     if not hits:
         hits, probs, sources = [torch.zeros(0, dtype=torch.bool)], [torch.zeros(0)], [torch.zeros(0, dtype=torch.long)]
-    out = torch.cat(hits), torch.cat(probs)
-    return (*out, torch.cat(sources)) if with_sources else out
+    return torch.cat(hits), torch.cat(probs), torch.cat(sources)
 
 
 def mark_known_paraphrases(ctx: StepContext) -> None:
@@ -47,7 +46,7 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
               ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
     answered = None
     for label, batches, keep in groups:
-        hit, prob, source = _hits(ctx, batches, with_sources=True)
+        hit, prob, source = _hits(ctx, batches)
         if keep is not None:
             hit, prob, source = hit[keep], prob[keep], source[keep]
         if label == "forget":
@@ -63,7 +62,7 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
 
 def still_known(ctx: StepContext) -> tuple[str, ...]:
     """Prompts of the forget facts whose answer is still the model's top-1."""
-    hit, _ = _hits(ctx, ctx.originals)
+    hit = _hits(ctx, ctx.originals)[0]
     return tuple(prompt for prompt, known in zip(ctx.forget_prompts, hit.tolist()) if known)
 
 
