@@ -32,6 +32,9 @@ class Form:
         return self.widgets[name]
 
 
+OPTION_WIDTH = 170   # px: a row of options wraps instead of squeezing a label to a few letters
+
+
 def option_widgets(options: type[BaseModel], prefix: str = "") -> dict[str, gr.components.Component]:
     """One widget per field of a pydantic options model: Radio for choices, Checkbox for flags, Number else."""
     widgets = {}
@@ -39,10 +42,10 @@ def option_widgets(options: type[BaseModel], prefix: str = "") -> dict[str, gr.c
         label, help_text, default = name, info.description or "", info.default
         choices = typing.get_args(info.annotation) if typing.get_origin(info.annotation) is typing.Literal else ()
         if choices:
-            widget = gr.Radio(list(choices), value=default, label=label, info=help_text)
+            widget = gr.Radio(list(choices), value=default, label=label, info=help_text, min_width=OPTION_WIDTH)
         elif info.annotation is bool:
-            widget = gr.Checkbox(value=default, label=label, info=help_text)
+            widget = gr.Checkbox(value=default, label=label, info=help_text, min_width=OPTION_WIDTH)
         else:
-            widget = gr.Number(value=default, label=label, info=help_text)
+            widget = gr.Number(value=default, label=label, info=help_text, min_width=OPTION_WIDTH)
         widgets[prefix + name] = widget
     return widgets
