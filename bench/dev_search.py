@@ -49,6 +49,8 @@ SEARCH_TOPICS = ("capitals", "elements", "sports")
 LAYER_RULES = {"last-3": ("last", 3), "strongest-3": ("strongest", 3), "strongest-5": ("strongest", 5),
                "last-5": ("last", 5)}
 COMMON = {"steps": 100, "check_every": 10}
+BETA_3 = {"forget_tokens": "subject", "beta": 3.0}
+REMAINING = {**BETA_3, "remaining_only": True}
 STAGES = {
     "layers": {f"kuda {rule}": ("kuda", rule, {"forget_tokens": "subject"}) for rule in LAYER_RULES}
     | {"kuda fixed 4-6": ("kuda", (4, 5, 6), {"forget_tokens": "subject"})},
@@ -57,26 +59,16 @@ STAGES = {
     # (forget 0.13, neighbours 0.38), tau 0.01 (0.13, 166 s), lam 10 (0.20) and cos2 (0.40) all lose to "subject"
     "kuda": {
         "subject": ("kuda", None, {"forget_tokens": "subject"}),
-        "subject beta 3": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0}),
+        "subject beta 3": ("kuda", None, BETA_3),
         "subject augment prefix+question": ("kuda", None, {"forget_tokens": "subject",
                                                            "augment": ("prefix", "question")}),
-        "subject beta 3 steps 200": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0, "steps": 200}),
-        "subject beta 3 remaining": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0, "remaining_only": True}),
-        "subject beta 3 remaining lr 3e-3": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                            "remaining_only": True, "lr": 3e-3}),
-        "subject beta 3 remaining norm 1": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                           "remaining_only": True, "norm_weight": 1.0}),
-        "subject beta 3 remaining norm 1 inputs": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                                  "remaining_only": True, "norm_weight": 1.0,
-                                                                  "train_inputs": True}),
-        "subject beta 3 remaining norm 0.3": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                             "remaining_only": True, "norm_weight": 0.3}),
-        "subject beta 3 remaining inputs": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                           "remaining_only": True, "train_inputs": True}),
-        "subject beta 3 remaining kl 1": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                         "remaining_only": True, "retain_kl": 1.0}),
-        "subject beta 3 remaining steps 200": ("kuda", None, {"forget_tokens": "subject", "beta": 3.0,
-                                                              "remaining_only": True, "steps": 200}),
+        "subject beta 3 steps 200": ("kuda", None, {**BETA_3, "steps": 200}),
+        "subject beta 3 remaining": ("kuda", None, REMAINING),
+        **{f"subject beta 3 remaining {name}": ("kuda", None, {**REMAINING, **extra}) for name, extra in {
+            "lr 3e-3": {"lr": 3e-3}, "norm 1": {"norm_weight": 1.0},
+            "norm 1 inputs": {"norm_weight": 1.0, "train_inputs": True}, "norm 0.3": {"norm_weight": 0.3},
+            "inputs": {"train_inputs": True}, "kl 1": {"retain_kl": 1.0}, "steps 200": {"steps": 200},
+        }.items()},
     },
     "baselines": {
         **{f"{m} lr {lr:g}": (m, None, {"lr": lr}) for m in ("ga", "gd", "npo", "simnpo") for lr in (1e-4, 3e-4)},

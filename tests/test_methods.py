@@ -6,6 +6,7 @@ import typing
 import pytest
 import torch
 
+from kuda_core.data.checks import check_facts
 from kuda_core.data.facts import Fact
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.loop import unlearn
@@ -36,8 +37,6 @@ def other_value(method: str, option: str):
 def one_fact_known(lm) -> list[Fact]:
     """FORGET with the first fact's answer made the untrained model's own top-1 (so it is "answered"),
     the second not: options that depend on which facts are answered (KUDA's remaining_only) act."""
-    from kuda_core.data.checks import check_facts
-
     prompt = "The Eiffel Tower is in"                  # the untrained model's top token: " Colosseum"
     facts = [Fact(prompt, FORGET[0].subject, check_facts(lm, [prompt], [" x"])[0].top_token), FORGET[1]]
     assert [c.top1_ok for c in check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])] == [True, False]

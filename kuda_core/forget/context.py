@@ -69,8 +69,8 @@ class StepContext:
         remaining_only: only the rows of facts still answered (prompt or a known paraphrase) at the last
         check (watch.measure); all rows when none is (the run is about to stop) or before any check."""
         focus = cached.batch.focus
-        if remaining_only and self.still_answered is not None and bool(self.still_answered.any()):
-            source = cached.batch.source                                   # (B,)
+        if remaining_only and self.still_answered is not None:
+            source = cached.batch.source                                        # (B,)
             active = self.still_answered[source.clamp_min(0)] & (source >= 0)   # (B,)
             if bool((focus & active[:, None]).any()):
                 focus = focus & active[:, None]

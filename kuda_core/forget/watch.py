@@ -44,14 +44,14 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
     out = {}
     groups = [("forget", ctx.originals, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
               ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
-    answered = None
+    answered = torch.zeros(0, dtype=torch.bool)
     for label, batches, keep in groups:
         hit, prob, source = _hits(ctx, batches)
         if keep is not None:
             hit, prob, source = hit[keep], prob[keep], source[keep]
         if label == "forget":
             answered = hit.clone()
-        elif label == "paraphrase" and answered is not None and hit.numel():
+        elif label == "paraphrase":
             answered[source[hit]] = True
         if hit.numel():
             out[f"{label}_acc"] = float(hit.float().mean())
