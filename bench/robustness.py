@@ -38,7 +38,13 @@ from kuda_core.inspect.attacks.prompts import AttackConfig, iter_prompt_attacks 
 from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noqa: E402
 
 # Dev experiments: label -> (method, settings on top of its frozen ones). Never run on the test split.
-VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")})}
+# The rule for KUDA's default, fixed before these ran on the six dev topics (choose_default below):
+# eligible = dev prompts still answered <= 10% and the slowest dev topic <= 120 s; among the eligible, the
+# highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
+# 2 examples recovered); if none is eligible, the current default stays.
+VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")}),
+            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1})}
+CANDIDATES = ("kuda", "kuda+augment", "kuda+augment1")
 COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
 
 

@@ -237,6 +237,29 @@ def test_remaining_only_pushes_the_facts_still_answered(taught):
     assert torch.equal(ctx.forget_mask(cached, remaining_only=True), batch.focus)
 
 
+
+def test_remaining_only_keeps_pushing_a_fact_its_augmented_rows_still_answer(taught):
+    """A fact whose prompt is no longer answered but whose augmented rows are stays active."""
+    from kuda_core.forget import watch
+    from kuda_core.forget.setup import build_context, trainable_names
+
+    config = UnlearnConfig.create("kuda", **FAST, **TINY_KUDA)
+    modules = trainable_names(taught, config)
+    wrong = [Fact(f.prompt, f.subject, " banana", f.relation, f.topic) for f in FORGET]   # prompts "forgotten"
+    ctx = build_context(taught, wrong, RETAIN, TEXTS, config, modules)
+    answered = build_context(taught, FORGET, RETAIN, TEXTS, config, modules).originals   # rows of facts 0, 1
+    ctx.forget = ctx.originals + answered                  # as if the prompts' augmented rows still answered
+    assert [c.batch.source.tolist() for c in ctx.forget] == [[0, 1], [0, 1]]
+    assert watch.measure(ctx, retain=False)["forget_acc"] == 0.0
+    assert ctx.still_answered.tolist() == [True, True]                     # so both facts are still pushed
+    ctx.forget = ctx.originals + answered[:0]                             # augmented rows forgotten too
+    watch.measure(ctx, retain=False)
+    assert ctx.still_answered.tolist() == [False, False]
+    ctx.forget = ctx.originals + answered
+    ctx.config = config.replace(remaining_only=False)
+    watch.measure(ctx, retain=False)
+    assert ctx.still_answered.tolist() == [False, False]                   # without the option: prompts only
+
 def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
     from kuda_core.forget.estimate import ForgetTimeEstimator, data_rows
     from kuda_core.data.splits import DataSplit

@@ -3,7 +3,8 @@
     >>> measure(ctx)                         # {"forget_acc", "forget_prob", "paraphrase_acc", ...}
     >>> measure(ctx, retain=False)           # the cheap check: forget, paraphrases, neighbours
     >>> still_known(ctx)                     # prompts of forget facts whose answer is still top-1
-    >>> ctx.still_answered                   # (F,) bool after any measure: prompt or a known paraphrase answered
+    >>> ctx.still_answered                   # (F,) bool after any measure: prompt, a known paraphrase or
+    ...                                      # (methods that rest forgotten facts) an augmented row answered
 
 Paraphrases count only where the original model knew them (marked before the first step), so
 "forgotten" means the answers that were there are gone. Neighbours (other facts of the same
@@ -40,7 +41,9 @@ def mark_known_paraphrases(ctx: StepContext) -> None:
 def measure(ctx: StepContext, retain: bool = True) -> dict:
     """Top-1 accuracy and mean p(answer) of the forget facts, known paraphrases, neighbours (and retain).
 
-    Also sets ctx.still_answered: the forget facts whose prompt or a known paraphrase is still answered."""
+    Also sets ctx.still_answered: the forget facts whose prompt or a known paraphrase is still answered,
+    or, when the method rests forgotten facts (KUDA's remaining_only) and the rows are augmented, one of
+    the fact's augmented rows (a fact answered after a k-shot prefix is not forgotten yet)."""
     out = {}
     groups = [("forget", ctx.originals, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
               ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
@@ -56,6 +59,9 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
         if hit.numel():
             out[f"{label}_acc"] = float(hit.float().mean())
             out[f"{label}_prob"] = float(prob.mean())
+    if ctx.forget is not ctx.originals and getattr(ctx.options, "remaining_only", False):
+        hit, _, source = _hits(ctx, ctx.forget)
+        answered[source[hit & (source >= 0)]] = True
     ctx.still_answered = answered.to(ctx.lm.device)
     return out
 
