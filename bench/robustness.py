@@ -108,11 +108,16 @@ def main() -> None:
     parser.add_argument("--topics", default=None, help="only these whole topics of the split (comma-separated)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="only write the reports again from the saved results")
+    parser.add_argument("--choose", action="store_true",
+                        help="apply the rule for KUDA's default to the saved dev results and freeze its settings")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     earlier = RESULTS / f"robustness_{args.split}.json"
     if args.report:
         report(args.split, json.loads(earlier.read_text()))
+        return
+    if args.choose:
+        freeze_kuda(choose_default(json.loads((RESULTS / "robustness_dev.json").read_text())))
         return
     previous = json.loads(earlier.read_text()) if args.add and earlier.is_file() else {}
     known = {t["topic"]: t["layers"] for t in previous.get("kuda", {}).get("topics", [])}   # the same suggestion
@@ -125,6 +130,39 @@ def main() -> None:
         results = merge(previous, results, args.split)
     (RESULTS / f"robustness_{args.split}.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     report(args.split, results)
+
+
+def choose_default(results: dict, budget_s: float = 120.0) -> str:
+    """The rule above, on the dev results of CANDIDATES (each must have run on all six dev topics);
+    prints every candidate's figures and returns the chosen label."""
+    rows = {}
+    for label in CANDIDATES:
+        topics = results.get(label, {}).get("topics", [])
+        if {t["topic"] for t in topics} != set(SPLITS["dev"]):
+            raise SystemExit(f"{label} has not run on every dev topic yet")
+        s = summary(topics, results[label]["originals"])
+        attacks_kept = [1 - np.nanmean([t[c] for t in topics]) for c in COLUMNS[:2]]
+        value = float(np.nanmean([1 - s["forget"], 1 - s["paraphrase"], s["neighbours_kept"], s["retain_kept"],
+                                  s["fluent"], *attacks_kept]))
+        eligible = s["forget"] <= 0.10 and s["max_seconds"] <= budget_s
+        rows[label] = (eligible, value)
+        print(f"{label:<16} prompts {s['forget']:.0%} slowest {s['max_seconds']:.0f} s "
+              f"3-shot {1 - attacks_kept[0]:.0%} question {1 - attacks_kept[1]:.0%} score {value:.3f} "
+              f"{'eligible' if eligible else 'not eligible'}")
+    eligible = {label: value for label, (ok, value) in rows.items() if ok}
+    chosen = max(eligible, key=eligible.get) if eligible else "kuda"
+    print(f"chosen: {chosen}")
+    return chosen
+
+
+def freeze_kuda(label: str) -> None:
+    """Write the chosen candidate's KUDA settings into frozen_settings.json (the default's stay as they are)."""
+    path = RESULTS / "frozen_settings.json"
+    frozen = json.loads(path.read_text())
+    extra = VARIANTS.get(label, ("kuda", {}))[1]
+    frozen["kuda"] = {**frozen["kuda"], **{k: list(v) if isinstance(v, tuple) else v for k, v in extra.items()}}
+    path.write_text(json.dumps(frozen, indent=2) + "\n")
+    print(f"frozen kuda settings: {frozen['kuda']}")
 
 
 def report(split: str, results: dict) -> None:
