@@ -43,8 +43,13 @@ from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noq
 # highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
 # 2 examples recovered); if none is eligible, the current default stays.
 VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")}),
-            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1})}
-CANDIDATES = ("kuda", "kuda+augment", "kuda+augment1")
+            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1}),
+            # added after the first three had run on languages, continents and opposites (augmentation left more
+            # prompts answered there): a faster pace, alone (dev prompts 4% in dev_search) and with augmentation
+            "kuda+lr3e-3": ("kuda", {"lr": 3e-3}),
+            "kuda+augment1+lr3e-3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1,
+                                              "lr": 3e-3})}
+CANDIDATES = tuple(["kuda", *VARIANTS])
 COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
 
 
