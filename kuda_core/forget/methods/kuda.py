@@ -80,4 +80,5 @@ KUDA = register(Method(
     description="push the forget facts' MLP representations away from where they were (cosine, inverse "
                 "temperature beta), keep retain ones in place, project each step on the retain null space",
     options=KudaOptions, forget_term=forget_term, retain_term=retain_term, block_outputs=_block_outputs,
+    shared_defaults={"lr": 3e-3},   # chosen on the dev topics with the prompt attacks (bench/robustness.py --choose)
 ))
