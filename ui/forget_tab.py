@@ -99,7 +99,7 @@ def verdict(run: RunRecord) -> str:
     if last.neighbour_acc is not None:
         parts.append(f"neighbours kept: {last.neighbour_acc:.0%}")
     if m.get("fluent") is not None:
-        parts.append(f"fluent new answers: {m['fluent']:.0%}")
+        parts.append(f"fluent new answers (20 tokens; Compare's verdict depends on its length): {m['fluent']:.0%}")
     if run.status == "stopped":
         parts.append("stopped by you: the weights reached so far are kept")
     return "; ".join(parts) + "."
