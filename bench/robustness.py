@@ -6,6 +6,7 @@
     .venv/bin/python bench/robustness.py --methods gd --topics brands --add   # one method on one more topic
     .venv/bin/python bench/robustness.py --report                  # the reports again from the saved results
     .venv/bin/python bench/robustness.py --split dev --methods kuda,kuda+augment --topics capitals,elements,sports
+    .venv/bin/python bench/robustness.py --choose                   # the fixed rule on the dev results -> KUDA's settings
 
 Per method and topic (the same runs as bench/unlearn_quality.py): share of the forgotten facts
 brought back by a 3-shot prefix of true facts of the same relation and by the question format with
