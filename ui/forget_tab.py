@@ -172,10 +172,8 @@ def reset_clicked(visitor):
 def method_changed(method: str):
     """Show the method's own settings and fill the shared ones with its defaults."""
     spec, config = REGISTRY[method], UnlearnConfig.create(method)
-    groups = [gr.update(visible=name == method) for name in METHODS]
-    return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr,
-            config.tau if config.tau is not None else 0.0, config.train_inputs, list(config.augment),
-            gr.update(visible=method == "kuda"), *groups)
+    return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr, config.tau or 0.0, config.train_inputs,
+            list(config.augment), gr.update(visible=method == "kuda"), *[gr.update(visible=n == method) for n in METHODS])
 
 
 def make_handlers(form: Form):
@@ -290,8 +288,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                          api_visibility="private")
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
-    method.change(method_changed, [method], [method_help, steps, lr, tau, train_inputs, augment, tuning, *groups],
-                  api_visibility="private")
+    shared = [steps, lr, tau, train_inputs, augment]
+    method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
     stopped = lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original.")  # noqa: E731
