@@ -125,7 +125,6 @@ def test_every_method_offers_exactly_its_own_options(forget_form):
     assert "retain_kl" in by_method["kuda"] and all("retain_kl" not in by_method[m] for m in METHODS if m != "kuda")
 
 
-
 def test_choosing_a_method_fills_the_shared_settings_with_its_defaults():
     from kuda_core.forget.config import UnlearnConfig
     from ui.forget_tab import method_changed
@@ -137,6 +136,7 @@ def test_choosing_a_method_fills_the_shared_settings_with_its_defaults():
         assert (train_inputs, augment) == (config.train_inputs, list(config.augment)), method
         assert [g["visible"] for g in groups] == [m == method for m in METHODS]
         assert tuning["visible"] == (method == "kuda")
+
 
 def test_tuning_from_the_forget_tab_applies_the_chosen_settings(served, forget_form):
     form, (_, tune_clicked, reset_clicked, _) = forget_form

@@ -237,7 +237,6 @@ def test_remaining_only_pushes_the_facts_still_answered(taught):
     assert torch.equal(ctx.forget_mask(cached, remaining_only=True), batch.focus)
 
 
-
 def test_remaining_only_keeps_pushing_a_fact_its_augmented_rows_still_answer(taught):
     """A fact whose prompt is no longer answered but whose augmented rows are stays active."""
     from kuda_core.forget import watch
@@ -259,6 +258,7 @@ def test_remaining_only_keeps_pushing_a_fact_its_augmented_rows_still_answer(tau
     ctx.config = config.replace(remaining_only=False)
     watch.measure(ctx, retain=False)
     assert ctx.still_answered.tolist() == [False, False]                   # without the option: prompts only
+
 
 def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
     from kuda_core.forget.estimate import ForgetTimeEstimator, data_rows
