@@ -247,17 +247,77 @@ def test_remaining_only_keeps_pushing_a_fact_its_augmented_rows_still_answer(tau
     wrong = [Fact(f.prompt, f.subject, " banana", f.relation, f.topic) for f in FORGET]   # prompts "forgotten"
     ctx = build_context(taught, wrong, RETAIN, TEXTS, config, modules)
     answered = build_context(taught, FORGET, RETAIN, TEXTS, config, modules).originals   # rows of facts 0, 1
-    ctx.forget = ctx.originals + answered                  # as if the prompts' augmented rows still answered
-    assert [c.batch.source.tolist() for c in ctx.forget] == [[0, 1], [0, 1]]
+    assert ctx.augmented == []                             # no augmentation here: nothing else to measure
+    ctx.augmented = answered                               # as if the prompts' augmented rows still answered
+    assert [c.batch.source.tolist() for c in ctx.augmented] == [[0, 1]]
     assert watch.measure(ctx, retain=False)["forget_acc"] == 0.0
     assert ctx.still_answered.tolist() == [True, True]                     # so both facts are still pushed
-    ctx.forget = ctx.originals + answered[:0]                             # augmented rows forgotten too
+    ctx.augmented = []                                                     # augmented rows forgotten too
     watch.measure(ctx, retain=False)
     assert ctx.still_answered.tolist() == [False, False]
-    ctx.forget = ctx.originals + answered
+    ctx.augmented = answered
     ctx.config = config.replace(remaining_only=False)
     watch.measure(ctx, retain=False)
     assert ctx.still_answered.tolist() == [False, False]                   # without the option: prompts only
+
+
+def test_taking_rows_of_a_cached_batch_replays_as_those_rows(taught):
+    """focus.take_rows cuts a cached batch (stream, masks, positions, v0) without a new pass; replaying the
+    cut batch gives the rows' outputs of the whole batch."""
+    from kuda_core.forget.focus import take_rows
+
+    rows = fact_rows(taught, FORGET + RETAIN)
+    batch = make_batches(rows, 8, taught.tokenizer.pad_token_id, taught.device)[0]
+    replay = Replay(taught, 1, (1, 2))
+    cached = replay.cache(batch)
+    keep = torch.tensor([4, 1, 5])
+    cut = take_rows(cached, keep)
+    assert cut.batch.source.tolist() == [4, 1, 5] and torch.equal(cut.v0[2], cached.v0[2][keep])
+    with torch.no_grad():
+        h_all, _ = replay.run(cached)
+        h_cut, v = replay.run(cut)
+    real = cut.batch.real
+    assert torch.allclose(h_cut[real], h_all[keep][real], atol=1e-5)
+    assert torch.allclose(v[2][real], cut.v0[2][real], atol=1e-5)
+
+
+def test_narrowed_forget_batches_give_the_masked_loss_of_every_row(taught):
+    """Training only on the rows of facts still answered costs less and changes nothing: same loss, same
+    gradients as the masked loss on every row, with the original v0 although the weights have moved."""
+    from kuda_core.forget.methods.kuda import forget_term
+    from kuda_core.forget.setup import build_context, trainable_names
+
+    config = UnlearnConfig.create("kuda", **FAST, augment=("prefix", "question"), augment_copies=1, **TINY_KUDA)
+    modules = trainable_names(taught, config)
+    ctx = build_context(taught, FORGET, RETAIN, TEXTS, config, modules)
+    (full,) = ctx.forget
+    weight = dict(taught.model.named_parameters())[modules[0] + ".weight"]
+    with torch.no_grad():
+        weight.add_(0.05 * torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)))
+    ctx.still_answered = torch.tensor([False, True])
+    ctx.narrow_to_answered()
+    (narrowed,) = ctx.narrowed
+    assert narrowed.batch.source.tolist() == [1, 1, 1] and ctx.forget_batch(7) is narrowed
+    assert narrowed.batch.input_ids.shape[1] == int(full.batch.attention_mask[full.batch.source == 1].sum(-1).max())
+    rows = (full.batch.source == 1).nonzero()[:, 0]
+    for layer, v0 in narrowed.v0.items():
+        real = narrowed.batch.real
+        assert torch.equal(v0[real], full.v0[layer][rows][:, :real.shape[1]][real])
+    losses, grads = [], []
+    for cached in (full, narrowed):
+        weight.grad = None
+        with torch.enable_grad():
+            weight.requires_grad_(True)
+            loss, _ = forget_term(ctx, cached)
+            loss.backward()
+        losses.append(loss.detach())
+        grads.append(weight.grad.clone())
+    weight.requires_grad_(False)
+    assert losses[0] > 0 and torch.allclose(losses[0], losses[1], atol=1e-6)
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)
+    ctx.still_answered = torch.tensor([True, True])                       # every fact again: every row
+    ctx.narrow_to_answered()
+    assert ctx.narrowed is None and ctx.forget_batch(1) is full
 
 
 def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):

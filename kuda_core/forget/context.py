@@ -1,6 +1,8 @@
 """What one unlearning run's steps share: cached batches, projectors, the random generator.
 
     >>> ctx.forget[0], ctx.next_retain()           # cached forget / retain batches (replay.Cached)
+    >>> ctx.forget_batch(step)                     # the forget batch a step trains on (cycled)
+    >>> ctx.narrow_to_answered()                   # after a check: train only on the facts still answered
     >>> ctx.project(name, delta)                   # a weight change on the relaxed null space
     >>> ctx.forget_mask(cached)                    # (B, T) forget tokens of this step
     >>> ctx.forget_mask(cached, remaining_only=True)   # ... of the facts still answered at the last check
@@ -15,8 +17,10 @@ from dataclasses import dataclass, field
 import torch
 
 from kuda_core.forget import objectives as obj
+from kuda_core.forget.focus import narrow
 from kuda_core.forget.nullspace import Projector, project_step
 from kuda_core.forget.replay import Cached, Replay
+from kuda_core.model.tokens import pad_id_of
 
 
 @dataclass
@@ -32,10 +36,13 @@ class StepContext:
     modules: list[str]                         # trained modules, in parameter order
     generator: torch.Generator                 # CPU generator for every random draw
     paraphrases: list[Cached] = field(default_factory=list)   # forget facts' paraphrases (measured only)
+    augmented: list[Cached] = field(default_factory=list)     # the augmented rows alone, by length (measured)
     neighbours: list[Cached] = field(default_factory=list)    # same-relation facts never trained on (measured only)
     forget_prompts: list[str] = field(default_factory=list)   # prompts of the forget rows, in order
     paraphrase_known: torch.Tensor | None = None              # (P,) bool: paraphrases the model knew at the start
     still_answered: torch.Tensor | None = None                # (F,) bool: forget facts answered at the last check
+    train_rows: list = field(default_factory=list)            # the SeqRows of `forget`, in order
+    narrowed: list[Cached] | None = None                      # `forget` cut to the facts still answered (or None)
     note: str = ""                             # one line on the setup, for the first record
     extras: dict = field(default_factory=dict)  # per-method state (NPO reference, RMU direction)
     _order: list[int] = field(default_factory=list)
@@ -48,6 +55,23 @@ class StepContext:
     @property
     def top(self) -> int:
         return max(self.config.layers)
+
+    def forget_batch(self, step: int) -> Cached:
+        """The forget batch of step `step` (1-based): the batches cycled, or their narrowed form."""
+        batches = self.narrowed or self.forget
+        return batches[(step - 1) % len(batches)]
+
+    def narrow_to_answered(self) -> None:
+        """When the method rests forgotten facts (remaining_only), train only on the rows of the facts still
+        answered at the last check (focus.narrow); every row again when that is all of them or none."""
+        if not getattr(self.options, "remaining_only", False) or self.still_answered is None or not self.train_rows:
+            return
+        self.narrowed = narrow(self.replay, self.forget, self.train_rows, self.still_answered,
+                               self.config.forget_batch, self.pad_id)
+
+    @property
+    def pad_id(self) -> int:
+        return pad_id_of(self.lm.tokenizer)
 
     def next_retain(self) -> Cached | None:
         """The next retain batch of a seeded shuffled cycle; None without retain data."""

@@ -78,11 +78,8 @@ def iter_unlearn(
     try:
         with _only_trainable(lm.model, ()):
             ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules, neighbours)
-            watch.mark_known_paraphrases(ctx)
-            turns.give_turn()
-            record = _record(ctx, 0, None, watch.measure(ctx), started, "start",
-                             f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
-                             f"{len(general_texts)} texts; {ctx.note}")
+            record = _start(ctx, started, f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
+                                          f"{len(general_texts)} texts; {ctx.note}")
         yield record
         optimizer, training_started = torch.optim.Adam(params, lr=config.lr), time.perf_counter()
         for step in range(1, config.steps + 1):
@@ -105,6 +102,15 @@ def iter_unlearn(
         yield _error_record(config, step, started,
                             f"Out of GPU memory at step {step}: lower retain_batch ({config.retain_batch}), "
                             f"max_text_tokens ({config.max_text_tokens}) or the number of layers; weights rolled back.")
+
+
+def _start(ctx: StepContext, started: float, message: str) -> StepRecord:
+    """The record before the first step: what the model answers, paraphrases known, batches narrowed."""
+    watch.mark_known_paraphrases(ctx)
+    turns.give_turn()
+    evaluation = watch.measure(ctx)
+    ctx.narrow_to_answered()
+    return _record(ctx, 0, None, evaluation, started, "start", message)
 
 
 @contextmanager
@@ -139,6 +145,8 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
     if last or (config.eval_every and step % config.eval_every == 0):
         evaluation = watch.measure(ctx)
     if not last:
+        if evaluation:
+            ctx.narrow_to_answered()
         per_step = (time.perf_counter() - training_started) / step
         earlier = ", less once forgotten" if config.stop_at is not None else ""
         return _record(ctx, step, stats, evaluation, started, "running",
@@ -159,7 +167,7 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
 def _train_step(ctx: StepContext, optimizer, params, step: int) -> dict | None:
     """One update: separate forget / retain gradients, Adam, projected step. None on NaN / inf."""
     method = get_method(ctx.config.method)
-    forget_loss, krd_value = method.forget_term(ctx, ctx.forget[(step - 1) % len(ctx.forget)])
+    forget_loss, krd_value = method.forget_term(ctx, ctx.forget_batch(step))
     retain_cached = ctx.next_retain()
     if retain_cached is None:
         retain_loss, drift = ctx.zero(), float("nan")

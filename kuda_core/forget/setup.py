@@ -26,6 +26,8 @@ from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.tokens import pad_id_of
 
+CHECK_BATCH = 16   # augmented rows per measured batch (sorted by length: short rows are not padded to long ones)
+
 
 def trainable_names(lm: LoadedModel, config: UnlearnConfig) -> list[str]:
     """Module names trained by a config: MLP output projections (+ input projections).
@@ -61,6 +63,8 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
     originals = _cache_all(replay, make_batches(forget_rows, config.forget_batch, pad, lm.device))
     forget = originals if not extra else _cache_all(replay, make_batches(train_rows, config.forget_batch, pad, lm.device))
+    by_length = sorted(train_rows[len(forget_rows):], key=lambda row: len(row.ids))     # little padding to measure
+    augmented = _cache_all(replay, make_batches(by_length, CHECK_BATCH, pad, lm.device))
     paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
     of_fact = [i for i, f in enumerate(forget_facts) for _ in getattr(f, "paraphrases", ())]
     watched = {name: _cache_all(replay, make_batches(rows, config.forget_batch, pad, lm.device))
@@ -88,7 +92,8 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
     ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, originals=originals, retain=retain,
                       projectors=projectors, transposed=transposed, modules=modules,
-                      generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note, **watched)
+                      generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note,
+                      train_rows=train_rows if extra else forget_rows, augmented=augmented, **watched)
     method.prepare(ctx)
     return ctx
 
