@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from kuda_core.forget.context import StepContext
+from kuda_core.forget.focus import take_rows
 from kuda_core.forget.replay import Cached, answer_accuracy
 
 
@@ -59,11 +60,21 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
         if hit.numel():
             out[f"{label}_acc"] = float(hit.float().mean())
             out[f"{label}_prob"] = float(prob.mean())
-    if ctx.forget is not ctx.originals and getattr(ctx.options, "remaining_only", False):
-        hit, _, source = _hits(ctx, ctx.forget)
-        answered[source[hit & (source >= 0)]] = True
+    if getattr(ctx.options, "remaining_only", False):
+        _answered_in_context(ctx, answered)
     ctx.still_answered = answered.to(ctx.lm.device)
     return out
+
+
+def _answered_in_context(ctx: StepContext, answered: torch.Tensor) -> None:
+    """Mark in `answered` (F,) the facts one of whose augmented rows is answered; only the rows of facts
+    not yet marked run (focus.take_rows), so the check costs little while most facts are answered."""
+    for cached in ctx.augmented:
+        source = cached.batch.source.cpu()                                 # (B,)
+        rows = (~answered[source]).nonzero(as_tuple=True)[0]              # (R,)
+        if rows.numel():
+            hit = answer_accuracy(ctx.replay, take_rows(cached, rows))[0].cpu()
+            answered[source[rows][hit]] = True
 
 
 def still_known(ctx: StepContext) -> tuple[str, ...]:
