@@ -282,8 +282,9 @@ def test_taking_rows_of_a_cached_batch_replays_as_those_rows(taught):
 
 
 def test_narrowed_forget_batches_give_the_masked_loss_of_every_row(taught):
-    """Training only on the rows of facts still answered costs less and changes nothing: same loss, same
-    gradients as the masked loss on every row, with the original v0 although the weights have moved."""
+    """Training only on the rows of facts still answered, cut after their focus tokens, costs less and changes
+    nothing: same loss, same gradients as the masked loss on every row, with the original v0 although the
+    weights have moved."""
     from kuda_core.forget.methods.kuda import forget_term
     from kuda_core.forget.setup import build_context, trainable_names
 
@@ -298,8 +299,11 @@ def test_narrowed_forget_batches_give_the_masked_loss_of_every_row(taught):
     ctx.narrow_to_answered()
     (narrowed,) = ctx.narrowed
     assert narrowed.batch.source.tolist() == [1, 1, 1] and ctx.forget_batch(7) is narrowed
-    assert narrowed.batch.input_ids.shape[1] == int(full.batch.attention_mask[full.batch.source == 1].sum(-1).max())
     rows = (full.batch.source == 1).nonzero()[:, 0]
+    last_focus = full.batch.focus[rows].nonzero()[:, 1].max()
+    assert narrowed.batch.input_ids.shape[1] == last_focus + 1                      # cut after the focus tokens
+    assert narrowed.batch.input_ids.shape[1] < int(full.batch.attention_mask[rows].sum(-1).max())
+    assert torch.equal(narrowed.batch.focus, full.batch.focus[rows][:, :last_focus + 1])
     for layer, v0 in narrowed.v0.items():
         real = narrowed.batch.real
         assert torch.equal(v0[real], full.v0[layer][rows][:, :real.shape[1]][real])
@@ -315,7 +319,10 @@ def test_narrowed_forget_batches_give_the_masked_loss_of_every_row(taught):
     weight.requires_grad_(False)
     assert losses[0] > 0 and torch.allclose(losses[0], losses[1], atol=1e-6)
     assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)
-    ctx.still_answered = torch.tensor([True, True])                       # every fact again: every row
+    ctx.still_answered = torch.tensor([True, True])                       # every fact again: every row (cut)
+    ctx.narrow_to_answered()
+    assert ctx.narrowed[0].batch.source.tolist() == full.batch.source.tolist()
+    ctx.still_answered = torch.tensor([False, False])                     # none: the rows as they were
     ctx.narrow_to_answered()
     assert ctx.narrowed is None and ctx.forget_batch(1) is full
 

@@ -63,7 +63,7 @@ class StepContext:
 
     def narrow_to_answered(self) -> None:
         """When the method rests forgotten facts (remaining_only), train only on the rows of the facts still
-        answered at the last check (focus.narrow); every row again when that is all of them or none."""
+        answered at the last check, cut after their focus tokens (focus.narrow); every row when none is."""
         if not getattr(self.options, "remaining_only", False) or self.still_answered is None or not self.train_rows:
             return
         self.narrowed = narrow(self.replay, self.forget, self.train_rows, self.still_answered,

@@ -1,7 +1,7 @@
 """Forget batches narrowed to the rows of the facts still answered, so that resting facts cost nothing.
 
     >>> batches = narrow(replay, ctx.forget, ctx.train_rows, ctx.still_answered, batch_size=64, pad_id=0)
-    >>> batches        # [Cached] holding only the rows whose fact is still answered; None: keep every row
+    >>> batches        # [Cached]: the rows whose fact is still answered, cut after their focus; None: keep all
     >>> take_rows(cached, torch.tensor([0, 3]))    # a Cached of rows 0 and 3 of one cached batch (no new pass)
 
 A method that rests forgotten facts (KUDA's remaining_only) masks their rows out of the loss, but a
@@ -9,7 +9,8 @@ step still ran them through the trained layers. With augmentation most rows are 
 prefixes), so a run spent most of its time on facts already forgotten. The narrowed rows are cached
 again (the frozen layers below the first trained one give the same stream, masks and positions),
 and their original MLP outputs v0 / block outputs h0 are copied from the first cache, because the
-trained layers have changed since. The loss on the narrowed rows equals the masked loss on all rows.
+trained layers have changed since. Each row ends at its last focus token. A loss on the focus tokens
+(KUDA's forget term) of the narrowed rows equals the masked loss on all rows.
 """
 from __future__ import annotations
 
@@ -22,26 +23,35 @@ from kuda_core.forget.replay import Batch, Cached, Replay, SeqRow, make_batches
 
 def narrow(replay: Replay, forget: list[Cached], rows: list[SeqRow], answered: torch.Tensor, batch_size: int,
            pad_id: int) -> list[Cached] | None:
-    """The rows (in `forget`'s order) whose source fact is answered, re-batched and cached; None when that
-    is every row or none (then the caller keeps `forget`)."""
+    """The rows (in `forget`'s order) whose source fact is answered, each cut after its last focus token
+    (through_focus: the batches serve losses on focus tokens only, such as KUDA's forget term), re-batched
+    and cached; None when no fact is answered (then the caller keeps `forget`)."""
     where = [(b, j) for b, cached in enumerate(forget) for j in range(cached.batch.input_ids.shape[0])]
     if len(where) != len(rows):
         raise ValueError(f"{len(rows)} rows for {len(where)} cached forget rows")
     answered = answered.cpu()
     keep = [i for i, row in enumerate(rows) if row.source >= 0 and bool(answered[row.source])]
-    if not keep or len(keep) == len(rows):
+    if not keep:
         return None
     device = forget[0].batch.input_ids.device
     out = []
     for start in range(0, len(keep), batch_size):
         chunk = keep[start:start + batch_size]
-        (batch,) = make_batches([rows[i] for i in chunk], batch_size, pad_id, device)
+        cut = [through_focus(rows[i]) for i in chunk]
+        (batch,) = make_batches(cut, batch_size, pad_id, device)
         cached = replay.cache(batch)
-        spots = [(where[i], len(rows[i].ids)) for i in chunk]
+        spots = [(where[i], len(row.ids)) for i, row in zip(chunk, cut)]
         cached.v0 = {layer: _original(forget, "v0", layer, spots, cached.v0[layer]) for layer in cached.v0}
         cached.h0 = {layer: _original(forget, "h0", layer, spots, cached.h0[layer]) for layer in cached.h0}
         out.append(cached)
     return out
+
+
+def through_focus(row: SeqRow) -> SeqRow:
+    """The row cut after its last focus token, without its answer: a position's MLP output depends only on
+    the tokens up to it (causal attention), so a loss on focus tokens is the same on the cut row."""
+    end = max(row.focus, default=len(row.ids) - 1) + 1
+    return SeqRow(row.ids[:end], -1, 0, list(row.focus), row.source)
 
 
 def _original(forget: list[Cached], name: str, layer: int, spots: list, like: torch.Tensor) -> torch.Tensor:

@@ -63,7 +63,8 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
     originals = _cache_all(replay, make_batches(forget_rows, config.forget_batch, pad, lm.device))
     forget = originals if not extra else _cache_all(replay, make_batches(train_rows, config.forget_batch, pad, lm.device))
-    by_length = sorted(train_rows[len(forget_rows):], key=lambda row: len(row.ids))     # little padding to measure
+    # little padding to measure; the longest (k-shot) first: a fact they answer skips its other rows
+    by_length = sorted(train_rows[len(forget_rows):], key=lambda row: len(row.ids), reverse=True)
     augmented = _cache_all(replay, make_batches(by_length, CHECK_BATCH, pad, lm.device))
     paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
     of_fact = [i for i, f in enumerate(forget_facts) for _ in getattr(f, "paraphrases", ())]
