@@ -33,8 +33,9 @@ from kuda_core.model.loading import load_model  # noqa: E402
 from kuda_core.model.snapshot import WeightSnapshot  # noqa: E402
 
 
-def one_run(lm, data, config, narrowed: bool) -> dict:
-    """Unlearn, measure, restore; with narrowing switched off by skipping StepContext.narrow_to_answered."""
+def one_run(lm, data, config, narrowed: bool, after=None) -> dict:
+    """Unlearn, measure (and `after()`, on the unlearned model), restore; with narrowing switched off by
+    skipping StepContext.narrow_to_answered."""
     real = StepContext.narrow_to_answered
     if not narrowed:
         StepContext.narrow_to_answered = lambda self: None
@@ -47,10 +48,11 @@ def one_run(lm, data, config, narrowed: bool) -> dict:
         seconds = time.perf_counter() - started
         forget = accuracy(lm, [f.prompt for f in data.forget], [f.answer for f in data.forget])
         neighbours = accuracy(lm, [f.prompt for f in data.neighbours], [f.answer for f in data.neighbours])
+        extra = after() if after is not None else None
     finally:
         StepContext.narrow_to_answered = real
         snapshot.restore(lm.model)
-    return {"seconds": seconds, "steps": records[-1].step, "forget": forget, "neighbours": neighbours}
+    return {"seconds": seconds, "steps": records[-1].step, "forget": forget, "neighbours": neighbours, "after": extra}
 
 
 def main() -> None:

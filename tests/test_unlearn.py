@@ -327,6 +327,39 @@ def test_narrowed_forget_batches_give_the_masked_loss_of_every_row(taught):
     assert ctx.narrowed is None and ctx.forget_batch(1) is full
 
 
+def test_kuda_start_jitter_gives_the_first_step_a_seeded_direction(taught):
+    """Where a run starts the forget term is flat (its gradient is rounding); start_jitter nudges the trained
+    weights by a seeded, null-space-projected change, so the first gradient is real and the same for a seed,
+    and Reset still puts back the original bits."""
+    from kuda_core.forget.methods.kuda import forget_term
+    from kuda_core.forget.setup import build_context, trainable_names
+
+    def first_gradient(lm, jitter):
+        config = UnlearnConfig.create("kuda", **FAST, start_jitter=jitter, **TINY_KUDA)
+        modules = trainable_names(lm, config)
+        ctx = build_context(lm, FORGET, RETAIN, TEXTS, config, modules)
+        weights = [dict(lm.model.named_parameters())[m + ".weight"] for m in modules]
+        with torch.enable_grad():
+            for w in weights:
+                w.requires_grad_(True)
+            grads = torch.autograd.grad(forget_term(ctx, ctx.forget[0])[0], weights)
+            for w in weights:
+                w.requires_grad_(False)
+        return torch.cat([g.flatten() for g in grads]), torch.cat([w.detach().flatten() for w in weights])
+
+    original = state_dict_hash(taught.model)
+    flat, start = first_gradient(taught, 0.0)
+    assert state_dict_hash(taught.model) == original                       # no jitter: nothing changed
+    snapshot = WeightSnapshot.take(taught.model, [n for n, _ in taught.model.named_parameters()])
+    seeded, nudged = first_gradient(taught, 1e-4)
+    assert seeded.norm() > 100 * flat.norm() and 0 < (nudged - start).abs().max() < 1e-2
+    snapshot.restore(taught.model)
+    again, _ = first_gradient(taught, 1e-4)
+    assert torch.equal(again, seeded)                                      # the same direction for a seed
+    snapshot.restore(taught.model)
+    assert state_dict_hash(taught.model) == original
+
+
 def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
     from kuda_core.forget.estimate import ForgetTimeEstimator, data_rows
     from kuda_core.data.splits import DataSplit

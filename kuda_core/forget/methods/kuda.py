@@ -16,6 +16,7 @@ from kuda_core.forget import objectives as obj
 from kuda_core.forget.context import StepContext, deviation, drift_only, layer_mean
 from kuda_core.forget.methods.base import Method, Options, register
 from kuda_core.forget.replay import Cached
+from kuda_core.model.architectures import get_module
 
 
 class KudaOptions(Options):
@@ -35,6 +36,10 @@ class KudaOptions(Options):
                            "forgotten ones rest, and are pushed again if they come back")
     forget_tokens: Literal["subject+last", "subject", "last", "prompt", "all"] = Field(
         "subject", description="forget-fact tokens whose representations are pushed away")
+    start_jitter: float = Field(
+        0.0, ge=0, le=0.01, description="seeded nudge of the trained weights before the first step, relative to "
+                                        "their size (e.g. 1e-4; 0 = off): the forget term is flat where a run starts, "
+                                        "so without it rounding picks the first direction and machines differ")
 
 
 def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
@@ -71,6 +76,24 @@ def _kl_on_real(ctx: StepContext, cached: Cached, h_top: torch.Tensor) -> torch.
     return obj.kl_retain_loss(logits, ref, torch.ones_like(rows, dtype=torch.bool))
 
 
+def prepare(ctx: StepContext) -> None:
+    """start_jitter: add a seeded random change (projected on the retain null space) to every trained weight.
+
+    At the start v = v0, so the gradient of cos(v, v0) is zero up to rounding (about 1e-9 on the
+    default model), and Adam turns that rounding into full steps; a nudge of 1e-4 of the weights'
+    size gives a gradient a thousand times larger, the same on every machine for a seed."""
+    jitter = ctx.options.start_jitter
+    if not jitter:
+        return
+    generator = torch.Generator().manual_seed(ctx.config.seed + 1)
+    with torch.no_grad():
+        for name in ctx.modules:
+            weight = get_module(ctx.lm.model, name).weight
+            noise = torch.randn(weight.shape, generator=generator)                     # CPU, then the device
+            scale = jitter * float(weight.float().pow(2).mean().sqrt())
+            weight.add_(ctx.project(name, scale * noise.to(weight.device)).to(weight.dtype))
+
+
 def _block_outputs(options: KudaOptions, top: int, n_layers: int) -> tuple[int, ...]:
     return (n_layers - 1,) if options.retain_kl else ()
 
@@ -80,5 +103,6 @@ KUDA = register(Method(
     description="push the forget facts' MLP representations away from where they were (cosine, inverse "
                 "temperature beta), keep retain ones in place, project each step on the retain null space",
     options=KudaOptions, forget_term=forget_term, retain_term=retain_term, block_outputs=_block_outputs,
+    prepare=prepare,
     shared_defaults={"lr": 3e-3},   # chosen on the dev topics with the prompt attacks (bench/robustness.py --choose)
 ))
