@@ -14,9 +14,9 @@ trained layers have changed since. Each row ends at its last focus token. A loss
 """
 from __future__ import annotations
 
-import torch
-
 from dataclasses import fields
+
+import torch
 
 from kuda_core.forget.replay import Batch, Cached, Replay, SeqRow, make_batches
 

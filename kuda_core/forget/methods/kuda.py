@@ -38,8 +38,8 @@ class KudaOptions(Options):
         "subject", description="forget-fact tokens whose representations are pushed away")
     start_jitter: float = Field(
         0.0, ge=0, le=0.01, description="seeded nudge of the trained weights before the first step, relative to "
-                                        "their size (e.g. 1e-4; 0 = off): the forget term is flat where a run starts, "
-                                        "so without it rounding picks the first direction and machines differ")
+                                        "their size (1e-3 made runs repeat; 0 = off): the forget term is flat where a "
+                                        "run starts, so without it rounding picks the first direction")
 
 
 def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
@@ -80,8 +80,9 @@ def prepare(ctx: StepContext) -> None:
     """start_jitter: add a seeded random change (projected on the retain null space) to every trained weight.
 
     At the start v = v0, so the gradient of cos(v, v0) is zero up to rounding (about 1e-9 on the
-    default model), and Adam turns that rounding into full steps; a nudge of 1e-4 of the weights'
-    size gives a gradient a thousand times larger, the same on every machine for a seed."""
+    default model), and Adam turns that rounding into full steps. The nudge is the same on every
+    machine for a seed; 1e-3 made two implementations that round differently give the same run on
+    a dev topic (bench/start_jitter.py), 1e-4 brought them closer only."""
     jitter = ctx.options.start_jitter
     if not jitter:
         return
