@@ -46,6 +46,7 @@ class StepContext:
     note: str = ""                             # one line on the setup, for the first record
     extras: dict = field(default_factory=dict)  # per-method state (NPO reference, RMU direction)
     _order: list[int] = field(default_factory=list)
+    _narrowed_for: tuple = ()                  # still_answered when `narrowed` was made
 
     @property
     def options(self):
@@ -66,8 +67,12 @@ class StepContext:
         answered at the last check, cut after their focus tokens (focus.narrow); every row when none is."""
         if not getattr(self.options, "remaining_only", False) or self.still_answered is None or not self.train_rows:
             return
+        answered = tuple(self.still_answered.tolist())
+        if answered == self._narrowed_for:              # the same facts as at the last check: same batches
+            return
         self.narrowed = narrow(self.replay, self.forget, self.train_rows, self.still_answered,
                                self.config.forget_batch, self.pad_id)
+        self._narrowed_for = answered
 
     @property
     def pad_id(self) -> int:
