@@ -86,14 +86,17 @@ def write(split: str, results: dict) -> Path:
     shown = [t["topic"] for t in next(iter(results.values()))["topics"]]
     lines = [f"# Robustness on the {split} topics ({', '.join(shown)})", "",
              "Means over topics (recovered: share of the forgotten facts an attack brings back; relearn: held-out "
-             "half recovered beyond the control; lens rank: median rank of the answer, lowest over the layers "
-             "above the edit).", "",
-             "| method | forget acc | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
+             "half recovered beyond the control). Lens rank: per topic, the median rank of the answer over the "
+             "facts, lowest over the layers above the edit; shown as the median over topics / the lowest topic "
+             "(one topic with a high rank cannot carry the column).", "",
+             "| method | forget acc | " + " | ".join(COLUMNS[:-1]) + " | lens rank (median / lowest topic) |",
+             "|" + "---|" * (len(COLUMNS) + 2)]
     for method, entry in results.items():
         topics = entry["topics"]
-        cells = [np.nanmean([t[c] for t in topics]) for c in COLUMNS]
-        lines.append(f"| {method} | {entry['summary']['forget']:.0%} | "
-                     + " | ".join(f"{v:.0%}" if i < 4 else f"{v:.0f}" for i, v in enumerate(cells)) + " |")
+        cells = [f"{np.nanmean([t[c] for t in topics]):.0%}" for c in COLUMNS[:-1]]
+        lens = [t["lens rank"] for t in topics]
+        cells.append(f"{np.nanmedian(lens):.0f} / {np.nanmin(lens):.0f}")
+        lines.append(f"| {method} | {entry['summary']['forget']:.0%} | " + " | ".join(cells) + " |")
     out = RESULTS / f"robustness_{split}.md"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
