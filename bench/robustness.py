@@ -44,7 +44,9 @@ from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noq
 # highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
 # 2 examples recovered); if none is eligible, the current default stays.
 VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")}),
-            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1}),
+            # lr pinned to 1e-3 (the frozen lr when it first ran): since lr 3e-3 was frozen it would otherwise
+            # be the same run as kuda+augment1+lr3e-3, as the first try of the sixth round showed on capitals
+            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3}),
             # added after the first three had run on languages, continents and opposites (augmentation left more
             # prompts answered there): a faster pace, alone (dev prompts 4% in dev_search) and with augmentation
             "kuda+lr3e-3": ("kuda", {"lr": 3e-3}),
