@@ -38,7 +38,7 @@ def test_remaining_only_pushes_the_facts_still_answered(taught):
 
 def test_remaining_only_keeps_pushing_a_fact_its_augmented_rows_still_answer(taught):
     """A fact whose prompt is no longer answered but whose augmented rows are stays active."""
-    config = UnlearnConfig.create("kuda", **FAST, **TINY_KUDA)
+    config = UnlearnConfig.create("kuda", **FAST, augment=(), **TINY_KUDA)   # augmentation is a default
     modules = trainable_names(taught, config)
     wrong = [Fact(f.prompt, f.subject, " banana", f.relation, f.topic) for f in FORGET]   # prompts "forgotten"
     ctx = build_context(taught, wrong, RETAIN, TEXTS, config, modules)
