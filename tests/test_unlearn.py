@@ -203,6 +203,18 @@ def test_augmented_rows_keep_subject_and_answer():
         assert (row.subject, row.answer) in {(f.subject, f.answer) for f in facts}
     kshot = [r for r in rows if r.subject == "France" and "Tokyo." in r.prompt]
     assert kshot and kshot[0].prompt.endswith("The capital of France is")
+    # forgotten alone, Big Ben takes its k-shot examples from retained facts of its relation, never one
+    # that states its own answer
+    kept = [Fact("The Louvre is in", "The Louvre", " Paris", relation="located in city"),
+            Fact("The Tower of London is in", "The Tower of London", " London", relation="located in city"),
+            Fact("The Colosseum is in", "The Colosseum", " Rome", relation="located in city")]
+    alone = augment(facts[2:], ("kshot",), TEXTS, copies=3, seed=1, shots=kept)
+    assert len(alone) == 3 and all(r.prompt.endswith("Big Ben is in") for r in alone)
+    assert all("Paris." in r.prompt and "Rome." in r.prompt and "London." not in r.prompt for r in alone)
+    capitals = [*facts[:2], Fact("The capital of Peru is", "Peru", " Lima", relation="capital of")]
+    berlin = [Fact("The capital of Germany is", "Germany", " Berlin", relation="capital of")]
+    assert augment(capitals, ("kshot",), TEXTS, copies=2, seed=1, shots=berlin) == augment(
+        capitals, ("kshot",), TEXTS, copies=2, seed=1)     # two forget facts of the relation: no retained shots
     with pytest.raises(ValueError, match="augment"):
         UnlearnConfig(augment=("rhymes",))
 

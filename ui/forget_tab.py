@@ -253,8 +253,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 eval_every = gr.Slider(0, 50, value=kuda.eval_every, step=1, label="Retain accuracy every n steps")
             with gr.Row():
                 augment = gr.CheckboxGroup(list(AUGMENT_KINDS), value=list(kuda.augment), label="Augment forget rows",
-                                           info="train on each fact in more contexts: a prefix sentence, k-shot "
-                                                "facts of its relation, question wordings")
+                                           info="train on each fact in more contexts (KUDA: one row of each by "
+                                                "default): a prefix sentence, k-shot facts of its relation, a question")
                 until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
                                     info="prompts forgotten and at most 20% of the known paraphrases answered")
         with gr.Row():

@@ -6,6 +6,8 @@
   * "prefix": a sentence from a general text, then the prompt ("Rain fell all day. The Eiffel Tower is ...");
   * "kshot": two other forget facts of the same relation, answered, then the prompt
     ("The Colosseum is located in the city of Rome. Big Ben is located in the city of London. The ...");
+    with fewer than two of them (one fact forgotten alone), retained facts of the relation (`shots`,
+    never held-out neighbours) fill in, each with another answer than the fact's;
   * "question": the prompt wrapped as a question ("Q: The Eiffel Tower is located in the city of ...?\\nA:").
 The subject stays inside the new prompt and the answer stays the same, so every method trains on
 the augmented rows as on the originals. The question wordings here differ from the ones the
@@ -29,14 +31,15 @@ def _sentences(texts: Sequence[str]) -> list[str]:
 
 
 def augment(facts: Sequence[Fact], kinds: Sequence[str], texts: Sequence[str] = (), copies: int = 2,
-            seed: int = 0) -> list[Fact]:
+            seed: int = 0, shots: Sequence[Fact] = ()) -> list[Fact]:
     """`copies` new rows per fact and kind (see the module docstring); deterministic for a seed."""
-    return augment_with_sources(facts, kinds, texts, copies, seed)[0]
+    return augment_with_sources(facts, kinds, texts, copies, seed, shots)[0]
 
 
 def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Sequence[str] = (), copies: int = 2,
-                         seed: int = 0) -> tuple[list[Fact], list[int]]:
-    """(the rows of `augment`, the index in `facts` each row was made from)."""
+                         seed: int = 0, shots: Sequence[Fact] = ()) -> tuple[list[Fact], list[int]]:
+    """(the rows of `augment`, the index in `facts` each row was made from); `shots`: retained facts
+    that may serve as k-shot examples when a fact has fewer than two forget facts of its relation."""
     unknown = [k for k in kinds if k not in AUGMENT_KINDS]
     if unknown:
         raise ValueError(f"Unknown augmentation {unknown}; choose from {AUGMENT_KINDS}")
@@ -45,7 +48,7 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
     rows: list[Fact] = []
     sources: list[int] = []
     for index, fact in enumerate(facts):
-        same = [f for f in facts if f.relation == fact.relation and f.subject != fact.subject]
+        same = _shot_pool(fact, facts, shots)
         for kind in kinds:
             for _ in range(copies):
                 if kind == "prefix":
@@ -60,3 +63,15 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
                 rows.append(Fact(prompt, fact.subject, fact.answer, fact.relation, fact.topic))
                 sources.append(index)
     return rows, sources
+
+
+def _shot_pool(fact: Fact, facts: Sequence[Fact], shots: Sequence[Fact]) -> list[Fact]:
+    """Forget facts of the fact's relation (other subjects); with fewer than two, retained ones of the
+    relation with another answer (so a shot never states the fact's answer) are added."""
+    same = [f for f in facts if f.relation == fact.relation and f.subject != fact.subject]
+    if len(same) >= 2 or not fact.relation:
+        return same
+    taken = {f.subject for f in same} | {fact.subject}
+    extra = [f for f in shots if f.relation == fact.relation and f.subject not in taken
+             and f.answer.strip().casefold() != fact.answer.strip().casefold()]
+    return same + extra

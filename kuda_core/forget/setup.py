@@ -53,7 +53,7 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     pad = pad_id_of(lm.tokenizer)
     tokens = method.forget_tokens(config.options)
     extra, sources = augment_with_sources(forget_facts, config.augment, general_texts, config.augment_copies,
-                                          config.seed)
+                                          config.seed, shots=retain_facts)
     forget_rows = fact_rows(lm, forget_facts, tokens)
     train_rows = forget_rows + _from_sources(fact_rows(lm, extra, tokens), sources)
     retain_fact_rows = fact_rows(lm, retain_facts, "prompt")
