@@ -208,10 +208,18 @@ def test_augmented_rows_keep_subject_and_answer():
     kept = [Fact("The Louvre is in", "The Louvre", " Paris", relation="located in city"),
             Fact("The Tower of London is in", "The Tower of London", " London", relation="located in city"),
             Fact("The Colosseum is in", "The Colosseum", " Rome", relation="located in city")]
+    berlin_and_rome = [Fact("The capital of Germany is", "Germany", " Berlin", relation="capital of"),
+                       Fact("The capital of Italy is", "Italy", " Rome", relation="capital of")]
     alone = augment(facts[2:], ("kshot",), TEXTS, copies=3, seed=1, shots=kept)
     assert len(alone) == 3 and all(r.prompt.endswith("Big Ben is in") for r in alone)
     assert all("Paris." in r.prompt and "Rome." in r.prompt and "London." not in r.prompt for r in alone)
-    capitals = [*facts[:2], Fact("The capital of Peru is", "Peru", " Lima", relation="capital of")]
+    peru = Fact("The capital of Peru is", "Peru", " Lima", relation="capital of")
+    for pair in ([peru, facts[2]], [facts[2], peru]):           # two facts alone in their relations, either order
+        rows_of = augment(pair, ("kshot",), TEXTS, copies=1, seed=1, shots=[*kept, *berlin_and_rome])
+        assert [r.subject for r in rows_of] == [f.subject for f in pair]
+        peru_row = next(r for r in rows_of if r.subject == "Peru")
+        assert "Berlin." in peru_row.prompt and "Rome." in peru_row.prompt
+    capitals = [*facts[:2], peru]
     berlin = [Fact("The capital of Germany is", "Germany", " Berlin", relation="capital of")]
     assert augment(capitals, ("kshot",), TEXTS, copies=2, seed=1, shots=berlin) == augment(
         capitals, ("kshot",), TEXTS, copies=2, seed=1)     # two forget facts of the relation: no retained shots

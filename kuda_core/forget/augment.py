@@ -56,8 +56,8 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
                 elif kind == "kshot":
                     if not same:
                         continue
-                    shots = rng.sample(same, min(2, len(same)))
-                    prompt = " ".join(f"{s.prompt}{s.answer.rstrip()}." for s in shots) + f" {fact.prompt}"
+                    examples = rng.sample(same, min(2, len(same)))
+                    prompt = " ".join(f"{s.prompt}{s.answer.rstrip()}." for s in examples) + f" {fact.prompt}"
                 else:
                     prompt = rng.choice(QUESTION_WORDINGS).format(prompt=fact.prompt)
                 rows.append(Fact(prompt, fact.subject, fact.answer, fact.relation, fact.topic))

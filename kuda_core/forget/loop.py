@@ -39,7 +39,7 @@ def reset(lm: LoadedModel, snapshot: WeightSnapshot) -> None:
     snapshot.restore(lm.model)
 
 
-def unlearn(lm: LoadedModel, forget_facts, retain_facts=(), general_texts=(), config: UnlearnConfig = UnlearnConfig(),
+def unlearn(lm: LoadedModel, forget_facts, retain_facts=(), general_texts=(), config: UnlearnConfig = UnlearnConfig.create(),
             snapshot: WeightSnapshot | None = None, neighbours: Sequence = ()) -> list[StepRecord]:
     """unlearn(lm, forget, retain, texts, config, snapshot) -> every StepRecord (iter_unlearn to the end)."""
     return list(iter_unlearn(lm, forget_facts, retain_facts, general_texts, config, snapshot, neighbours))
@@ -50,7 +50,7 @@ def iter_unlearn(
     forget_facts: Sequence,
     retain_facts: Sequence = (),
     general_texts: Sequence[str] = (),
-    config: UnlearnConfig = UnlearnConfig(),
+    config: UnlearnConfig = UnlearnConfig.create(),
     snapshot: WeightSnapshot | None = None,
     neighbours: Sequence = (),
 ) -> Iterator[StepRecord]:

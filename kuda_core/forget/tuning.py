@@ -112,7 +112,7 @@ def iter_tune(
     forget_facts: Sequence,
     retain_facts: Sequence,
     general_texts: Sequence[str] = (),
-    base: UnlearnConfig = UnlearnConfig(),
+    base: UnlearnConfig = UnlearnConfig.create(),
     tune_config: TuneConfig = TuneConfig(),
     snapshot: WeightSnapshot | None = None,
     eval_retain: Sequence | None = None,
@@ -159,7 +159,7 @@ def iter_tune(
             sweep.start.restore(lm.model)
 
 
-def tune(lm, forget_facts, retain_facts, general_texts=(), base: UnlearnConfig = UnlearnConfig(),
+def tune(lm, forget_facts, retain_facts, general_texts=(), base: UnlearnConfig = UnlearnConfig.create(),
          tune_config: TuneConfig = TuneConfig(), snapshot: WeightSnapshot | None = None,
          eval_retain=None) -> tuple[pd.DataFrame, UnlearnConfig]:
     """Run iter_tune to the end: (table as a DataFrame, chosen config); the model keeps the chosen weights."""
