@@ -5,7 +5,7 @@
 
 KUDA's remaining_only rests forgotten facts: their rows leave the loss. Before, every step still ran
 them through the trained layers; now the forget batches are narrowed to the facts still answered at
-each check (kuda_core.forget.focus). Both runs use KUDA's frozen settings plus augmentation (prefix,
+each check (kuda_core.forget.focus). Both runs use KUDA's frozen settings (at lr 3e-3 unless --lr) plus augmentation (prefix,
 k-shot, question) on one dev topic, layers from the Locate suggestion, one after the other in this
 process, and print wall time, steps, the time per step and the ratio, and the forget / neighbour
 accuracy each reached (the loss is the same; the trajectories can differ in the last digits, since
@@ -59,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--topic", default="capitals", choices=DEV_TOPICS)
     parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=3e-3, help="3e-3: the frozen lr when the README's figures ran")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,7 +68,7 @@ def main() -> None:
     layers = suggested_layers(lm, data.forget)
     config = UnlearnConfig.create("kuda", layers=layers, **{**frozen_settings().get("kuda", {}),
                                                             "augment": ("prefix", "kshot", "question"),
-                                                            "augment_copies": args.copies})
+                                                            "augment_copies": args.copies, "lr": args.lr})
     print(f"{args.topic}: {len(data.forget)} facts, layers {layers}, augmentation x{args.copies}")
     results = {label: one_run(lm, data, config, narrowed) for label, narrowed in (("every row", False),
                                                                                   ("narrowed", True))}

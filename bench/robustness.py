@@ -43,18 +43,21 @@ from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noq
 # eligible = dev prompts still answered <= 10% and the slowest dev topic <= 120 s; among the eligible, the
 # highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
 # 2 examples recovered); if none is eligible, the current default stays.
-VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")}),
+# Each variant pins what it was measured with (lr, augmentation) so that it stays the same run when the
+# frozen default it builds on changes; "kuda" is the default of its time (the third round's: lr 1e-3, no
+# augmentation), not re-run since.
+VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 2, "lr": 1e-3}),
             # lr pinned to 1e-3 (the frozen lr when it first ran): since lr 3e-3 was frozen it would otherwise
             # be the same run as kuda+augment1+lr3e-3, as the first try of the sixth round showed on capitals
             "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3}),
             # added after the first three had run on languages, continents and opposites (augmentation left more
             # prompts answered there): a faster pace, alone (dev prompts 4% in dev_search) and with augmentation
-            "kuda+lr3e-3": ("kuda", {"lr": 3e-3}),
+            "kuda+lr3e-3": ("kuda", {"lr": 3e-3, "augment": ()}),
             # stopped after capitals (205 s); run again on all six dev topics once a step trained only on the rows
             # of facts still answered and the augmented check ran only unanswered facts' rows (commit a5744d4),
             # under the same rule; the other candidates' dev results stay as they were measured.
             # Sixth round (declared before it ran): capitals took 140 s in that fourth round, but 110 s alone
-            # after rows were cut after their focus (08f525b). This candidate and kuda+augment1 (the best dev
+            # after rows were cut after their focus (5008f84). This candidate and kuda+augment1 (the best dev
             # score, ineligible at 176 s on the code before narrowing) run again on the six dev topics, their
             # earlier dev results replaced; the rule is unchanged.
             "kuda+augment1+lr3e-3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1,
@@ -63,7 +66,7 @@ VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")
             # steps follow rounding; a seeded nudge of 1e-3 made the narrowed and the every-row runs on capitals
             # agree (1e-4 did not). It runs on the six dev topics next to the current default (kuda+lr3e-3), which
             # runs again with the current code so that both are measured on the same numerics.
-            "kuda+jitter1e-3": ("kuda", {"lr": 3e-3, "start_jitter": 1e-3})}
+            "kuda+jitter1e-3": ("kuda", {"lr": 3e-3, "start_jitter": 1e-3, "augment": ()})}
 CANDIDATES = tuple(["kuda", *VARIANTS])
 COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
 
