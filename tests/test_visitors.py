@@ -13,7 +13,7 @@ from kuda_core.model.snapshot import state_dict_hash
 from kuda_core.workflows import gone, jobs
 from kuda_core.workflows.data import DataChoice
 from kuda_core.workflows.host import FairLock, ModelHost
-from kuda_core.workflows.runs import RunRecord
+from kuda_core.workflows.runs import RunRecord, run_config_of
 from kuda_core.workflows.visitor import MAX_EDITS_IN_MEMORY, Visitor
 from kuda_core.data.splits import split_rows
 from kuda_core.data.rows import RowSet
@@ -39,6 +39,15 @@ def new_run(steps: int = 6) -> RunRecord:
     data = split_rows(RowSet(FORGET, [], "forget"), RowSet(RETAIN, [], "retain"), TEXTS, holdout_fraction=0.25)
     config = UnlearnConfig.create("kuda", layers=(1, 2), steps=steps, lr=2e-2, tau=None, stop_at=None)
     return RunRecord(DataChoice(facts=tuple(FORGET)), data, config)
+
+
+def test_an_exported_run_spells_out_every_setting():
+    run = new_run()
+    exported = run_config_of(run, model="taught")
+    forget = exported.to_dict()["forget"]
+    assert forget["lr"] == 2e-2 and forget["beta"] == run.config.options.beta                # defaults too
+    assert forget["augment"] == list(run.config.augment) and forget["augment_copies"] == run.config.augment_copies
+    assert exported.forget.unlearn_config(run.config.layers) == run.config
 
 
 def test_a_visitors_run_leaves_the_shared_model_untouched(host):

@@ -96,10 +96,10 @@ def final_measures(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | N
 
 
 def run_config_of(run: RunRecord, model: str, device: str = "auto") -> RunConfig:
-    """The run configuration that repeats `run` headless (only settings that differ from the method's defaults)."""
+    """The run configuration that repeats `run` headless, every setting spelled out (so a later change of
+    the method's defaults does not change what an exported run does)."""
     config = run.config
-    defaults = UnlearnConfig.create(config.method, layers=config.layers).settings()
-    settings = {k: v for k, v in config.settings().items() if k != "layers" and v != defaults.get(k)}
+    settings = {k: v for k, v in config.settings().items() if k != "layers"}
     return RunConfig.from_dict({
         "model": model, "device": device,
         "probes": {"holdout_fraction": run.choice.holdout_fraction, "seed": run.choice.seed},
