@@ -70,7 +70,7 @@ def test_two_visitors_see_their_own_model(browser, app_server, tmp_path):
         page.goto(app_server.url)
     prompt = "The Eiffel Tower is located in the city of"
     assert _generate(b, prompt).startswith(" Paris")
-    _forget(a, "20")
+    _forget(a, "60")                                                    # a cap: it stops once forgotten
     assert "your edit" in a.locator("#forget-status").inner_text()
     assert not _generate(a, prompt).startswith(" Paris")                # A's model forgot
     assert _generate(b, prompt).startswith(" Paris")                    # B still sees the original
