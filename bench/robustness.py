@@ -84,7 +84,8 @@ def attacks(lm, data, snapshot, config) -> dict:
             "question, 2 examples recovered": records["question, 2 examples"].recovered,
             "relearn @10": held[("relearn", 10)] - held[("control", 10)],
             "relearn @30": held[("relearn", 30)] - held[("control", 30)],
-            "lens rank": float(np.median(above, axis=0).min()) if above.size else float("nan")}
+            "lens rank": float(np.median(above, axis=0).min()) if above.size else float("nan"),
+            "lens by layer": np.median(ranks, axis=0).tolist()}     # (L,) median over facts; the last = the output
 
 
 def write(split: str, results: dict) -> Path:
@@ -102,9 +103,31 @@ def write(split: str, results: dict) -> Path:
         lens = [t["lens rank"] for t in topics]
         cells.append(f"{np.nanmedian(lens):.0f} / {np.nanmin(lens):.0f}")
         lines.append(f"| {method} | {entry['summary']['forget']:.0%} | " + " | ".join(cells) + " |")
+    lines += lens_table(results)
     out = RESULTS / f"robustness_{split}.md"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
+
+
+def lens_table(results: dict) -> list[str]:
+    """Where the answer surfaces: the lens rank at the first layer above the edit, the last three blocks
+    before the output and the output itself (median over facts, then over topics), for the methods whose
+    results hold the rank at every layer (runs from before it was kept have none)."""
+    heads = ("first layer above the edit", "output - 3", "output - 2", "output - 1", "output")
+    rows = []
+    for method, entry in results.items():
+        topics = [t for t in entry["topics"] if t.get("lens by layer")]
+        if not topics:
+            continue
+        picks = [[t["lens by layer"][max(t["layers"]) + 1], *t["lens by layer"][-4:]] for t in topics]
+        cells = [f"{v:.0f}" for v in np.median(np.array(picks), axis=0)]
+        rows.append(f"| {method} | {len(topics)} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", "Where the answer surfaces: the lens rank by layer (median over facts, then over topics). "
+            "The output is what the model answers, so a method that stops once the answer is no longer top-1 "
+            "leaves it a few ranks down there.", "",
+            "| method | topics | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 2), *rows]
 
 
 def merge(previous: dict, new: dict, split: str) -> dict:
