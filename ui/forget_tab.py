@@ -8,7 +8,6 @@ import gradio as gr
 import pandas as pd
 
 from kuda_core.data.probes import load_probes, topics
-from kuda_core.data.rows import load_hf_rows, load_rows_file, parse_rows_text
 from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.methods import METHODS, REGISTRY
@@ -16,10 +15,11 @@ from kuda_core.forget.tuning import TuneConfig
 from kuda_core.report.plots import training_curves
 from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
 from kuda_core.workflows import jobs
-from kuda_core.workflows.data import DataChoice, build_split
+from kuda_core.workflows.data import build_split
 from kuda_core.workflows.runs import RunRecord
 from ui.confirm import asks_first
 from ui.errors import user_errors
+from ui.forget_values import data_choice, unlearn_config
 from ui.forms import Form, option_widgets
 from ui.locate_tab import fact_label
 from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, model_key, status_of
@@ -27,57 +27,6 @@ from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, model_key, status_of
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
               "neighbour_acc", "retain_acc")
-
-
-def _rows(values: dict, role: str):
-    """The forget or retain rows of the chosen source (None for the built-in probes)."""
-    source = values[f"{role}_source"]
-    if source == "typed rows":
-        return parse_rows_text(values[f"{role}_typed"] or "", source=f"typed {role} rows")
-    if source == "uploaded file":
-        upload = values[f"{role}_file"]
-        if upload is None:
-            raise ValueError(f"Upload a JSONL, CSV or Parquet file for the {role} set")
-        return load_rows_file(upload if isinstance(upload, str) else upload.name)
-    if source == "Hugging Face dataset":
-        name = (values[f"{role}_hf"] or "").strip()
-        if not name:
-            raise ValueError(f"Give a Hugging Face dataset name for the {role} set")
-        return load_hf_rows(name, split=values["hf_split"] or "train")
-    return None
-
-
-def data_choice(values: dict) -> DataChoice:
-    """The data the widgets describe."""
-    holdout = float(values["holdout"])
-    if values["forget_source"] == "built-in probes":
-        if values["retain_source"] != "built-in probes":
-            raise ValueError("With built-in forget probes the retain set is the rest of the probes")
-        by_label = {fact_label(f): f.prompt for f in load_probes()}
-        prompts = tuple(by_label[label] for label in values["forget_facts"] or [] if label in by_label)
-        return DataChoice(topics=tuple(values["forget_topics"] or ()), prompts=prompts, holdout_fraction=holdout)
-    return DataChoice.from_rows(_rows(values, "forget"), _rows(values, "retain"), holdout_fraction=holdout)
-
-
-def unlearn_config(values: dict) -> UnlearnConfig:
-    """The UnlearnConfig the widgets describe: shared settings plus the chosen method's own options."""
-    if not values["layers"]:
-        raise ValueError("Choose the layers to edit (Locate suggests them)")
-    method = values["method"]
-    for name in ("steps", "lr", "eval_every"):
-        if values[name] is None:
-            raise ValueError(f"Give a value for {name}")
-    tau = float(values["tau"] or 0)
-    if tau < 0:
-        raise ValueError(f"tau must be 0 (no projection) or positive, got {tau}")
-    shared = {"layers": tuple(sorted(int(x) for x in values["layers"])), "steps": int(values["steps"]),
-              "lr": float(values["lr"]), "tau": tau if tau > 0 else None, "tau_mode": values["tau_mode"],
-              "gamma": float(values["gamma"]), "train_inputs": bool(values["train_inputs"]),
-              "eval_every": int(values["eval_every"]), "augment": tuple(values["augment"] or ()),
-              "stop_at": 0.0 if values["until_forgotten"] else None}
-    prefix = f"{method}."
-    options = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and v is not None}
-    return UnlearnConfig.create(method, **shared, **options)
 
 
 def _table(records: list[dict]) -> pd.DataFrame:
@@ -173,7 +122,8 @@ def method_changed(method: str):
     """Show the method's own settings and fill the shared ones with its defaults."""
     spec, config = REGISTRY[method], UnlearnConfig.create(method)
     return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr, config.tau or 0.0, config.train_inputs,
-            list(config.augment), gr.update(visible=method == "kuda"), *[gr.update(visible=n == method) for n in METHODS])
+            list(config.augment), config.augment_copies, gr.update(visible=method == "kuda"),
+            *[gr.update(visible=n == method) for n in METHODS])
 
 
 def make_handlers(form: Form):
@@ -255,6 +205,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 augment = gr.CheckboxGroup(list(AUGMENT_KINDS), value=list(kuda.augment), label="Augment forget rows",
                                            info="train on each fact in more contexts (KUDA: one row of each by "
                                                 "default): a prefix sentence, k-shot facts of its relation, a question")
+                copies = gr.Number(value=kuda.augment_copies, precision=0, minimum=1, maximum=20, label="Copies",
+                                   info="new rows per fact and kind of augmentation")
                 until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
                                     info="prompts forgotten and at most 20% of the known paraphrases answered")
         with gr.Row():
@@ -279,7 +231,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 retain_typed=retain_typed, retain_file=retain_file, retain_hf=retain_hf, hf_split=hf_split,
                 holdout=holdout, layers=layers, method=method, steps=steps, lr=lr, tau=tau, tau_mode=tau_mode,
                 gamma=gamma, train_inputs=train_inputs, eval_every=eval_every, augment=augment, until_forgotten=until,
-                tune_taus=tune_taus,
+                augment_copies=copies, tune_taus=tune_taus,
                 tune_betas=tune_betas, tune_tolerance=tune_tolerance, visitor=visitor, **option_form)
     run_clicked, tune_clicked, reset_clicked, method_changed = make_handlers(form)
     forget_source.change(_source_visibility(True), [forget_source],
@@ -288,7 +240,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                          api_visibility="private")
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
-    shared = [steps, lr, tau, train_inputs, augment]
+    shared = [steps, lr, tau, train_inputs, augment, copies]
     method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
