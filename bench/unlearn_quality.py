@@ -130,8 +130,12 @@ def delayed_answers(results: dict) -> list[str]:
     return lines
 
 
-def write_report(split: str, results: dict) -> Path:
-    settings = frozen_settings()
+def write_report(split: str, results: dict, settings: dict | None = None) -> Path:
+    """The quality report of `results`; `settings` {label: settings shown} (default: the frozen settings of
+    each label's method)."""
+    source = "as each ran: its method's frozen settings, then what its label pins" if settings else \
+        "bench/results/frozen_settings.json"
+    settings = settings or frozen_settings()
     shown = [t["topic"] for t in next(iter(results.values()))["topics"]]
     lines = [f"# Unlearning quality on the {split} topics ({', '.join(shown)})", "",
              "Means over the topics. Forget = half of a topic's facts (at most 15); neighbours = held-out facts of "
@@ -142,8 +146,8 @@ def write_report(split: str, results: dict) -> Path:
     if kuda is not None:
         lines += [f"## KUDA targets ({len(kuda['topics'])} topics)", "", *target_lines(kuda["summary"]), ""]
     lines += ["## Delayed answers", "", *delayed_answers(results), ""]
-    lines += ["## Settings (bench/results/frozen_settings.json)", "",
-              *(f"- {m}: {settings.get(m.split(' (')[0], 'method defaults')}" for m in results), "",
+    lines += [f"## Settings ({source})", "",
+              *(f"- {m}: {settings.get(m, settings.get(m.split(' (')[0], 'method defaults'))}" for m in results), "",
               "## Per topic", ""]
     for method, entry in results.items():
         for r in entry["topics"]:
