@@ -250,3 +250,30 @@ def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
     assert estimator.estimate("m", replace(config, steps=8), data) == pytest.approx(total + 4 * pace)
     assert estimator.estimate("other model", config, data) is None
     assert data_rows(data) == len(FORGET) + len(RETAIN) + len(TEXTS) + sum(len(f.paraphrases) for f in FORGET + RETAIN)
+
+
+def test_stall_boost_raises_the_lr_only_after_checks_without_progress():
+    from kuda_core.forget.pace import MAX_BOOST, STALL_CHECKS, StallBoost
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    pace = StallBoost(UnlearnConfig(lr=1e-3, stall_boost=2.0), answered=10)
+    assert pace.update(optimizer, 7) == "" and optimizer.param_groups[0]["lr"] == 1e-3     # progress
+    assert [pace.update(optimizer, 7) for _ in range(STALL_CHECKS - 1)] == [""] * (STALL_CHECKS - 1)
+    assert pace.update(optimizer, 7) == "lr 1e-03 -> 2e-03 after 2 checks without fewer facts answered"
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
+    assert pace.update(optimizer, 6) == ""                                                    # progress resets
+    for _ in range(20 * STALL_CHECKS):
+        pace.update(optimizer, 6)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * MAX_BOOST)                # capped
+    off = StallBoost(UnlearnConfig(lr=1e-3), answered=3)                                     # 1 = off
+    assert all(off.update(optimizer, 3) == "" for _ in range(5))
+    with pytest.raises(ValueError, match="stall_boost"):
+        UnlearnConfig(stall_boost=0.5)
+
+
+def test_a_stalled_run_says_when_it_raised_the_lr(taught):
+    config = UnlearnConfig(steps=6, check_every=1, stall_boost=3.0, **{**FAST, "stop_at": 0.0, "lr": 1e-9})
+    messages = [r.message for r in run_unlearn(taught, FORGET, RETAIN, TEXTS, config) if r.status == "running"]
+    raised = [m for m in messages if "; lr " in m]
+    assert raised and raised[0].endswith("; lr 1e-09 -> 3e-09 after 2 checks without fewer facts answered")
+    assert "lr 3e-09 -> 8e-09 after" in " ".join(messages)         # 9e-09 is over the cap of 8x

@@ -41,6 +41,7 @@ class UnlearnConfig:
     stop_at: float | None = 0.0            # stop once forget accuracy on the prompts <= this ... ; None = run every step
     stop_at_paraphrases: float | None = 0.2  # ... and on the paraphrases the model knew <= this (None: prompts only)
     check_every: int = 10                  # steps between the cheap checks (forget, paraphrases, neighbours)
+    stall_boost: float = 1.0               # lr x this after 2 checks without fewer facts answered (forget.pace); 1 = off
     seed: int = 0                          # sampling, retain order, RMU direction
     options: Options | Mapping = field(default_factory=dict)  # the method's own settings (validated)
 
@@ -66,6 +67,8 @@ class UnlearnConfig:
             (self.stop_at_paraphrases is None or 0.0 <= self.stop_at_paraphrases <= 1.0,
              f"stop_at_paraphrases must be in [0, 1] or None, got {self.stop_at_paraphrases}"),
             (self.check_every >= 1, f"check_every must be >= 1, got {self.check_every}"),
+            (math.isfinite(self.stall_boost) and 1.0 <= self.stall_boost <= 8.0,
+             f"stall_boost must be in [1, 8] (1 = off), got {self.stall_boost}"),
             (all(k in AUGMENT_KINDS for k in self.augment), f"augment takes {AUGMENT_KINDS}, got {list(self.augment)}"),
             (1 <= self.augment_copies <= 20, f"augment_copies must be in 1..20, got {self.augment_copies}"),
         ]

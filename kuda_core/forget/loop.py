@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 import torch
@@ -26,6 +27,7 @@ import torch
 from kuda_core.forget.config import StepRecord, UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
+from kuda_core.forget.pace import StallBoost
 from kuda_core.forget import watch
 from kuda_core.model import turns
 from kuda_core.forget.setup import build_context, trainable_names
@@ -82,6 +84,7 @@ def iter_unlearn(
                                           f"{len(general_texts)} texts; {ctx.note}")
         yield record
         optimizer, training_started = torch.optim.Adam(params, lr=config.lr), time.perf_counter()
+        pace = StallBoost(config, answered=_answered(ctx))
         for step in range(1, config.steps + 1):
             with _only_trainable(lm.model, params):
                 stats = _train_step(ctx, optimizer, params, step)
@@ -91,7 +94,7 @@ def iter_unlearn(
                                      f"Loss became NaN / inf at step {step}: weights rolled back to the start of the "
                                      "run. Lower lr or beta.")
                 else:
-                    record = _after_step(ctx, step, stats, started, training_started)
+                    record = _paced(_after_step(ctx, step, stats, started, training_started), ctx, pace, optimizer)
             yield record
             if record.status != "running":
                 return
@@ -102,6 +105,19 @@ def iter_unlearn(
         yield _error_record(config, step, started,
                             f"Out of GPU memory at step {step}: lower retain_batch ({config.retain_batch}), "
                             f"max_text_tokens ({config.max_text_tokens}) or the number of layers; weights rolled back.")
+
+
+def _answered(ctx: StepContext) -> int:
+    """How many forget facts the last check found still answered (prompt, paraphrase or augmented row)."""
+    return int(ctx.still_answered.sum()) if ctx.still_answered is not None else len(ctx.forget_prompts)
+
+
+def _paced(record: StepRecord, ctx: StepContext, pace: StallBoost, optimizer) -> StepRecord:
+    """The record, with a note when the check it made raised the lr (forget.pace)."""
+    if record.status != "running" or record.forget_acc is None:
+        return record
+    note = pace.update(optimizer, _answered(ctx))
+    return replace(record, message=f"{record.message}; {note}") if note else record
 
 
 def _start(ctx: StepContext, started: float, message: str) -> StepRecord:
