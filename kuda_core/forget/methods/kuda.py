@@ -105,6 +105,6 @@ KUDA = register(Method(
                 "temperature beta), keep retain ones in place, project each step on the retain null space",
     options=KudaOptions, forget_term=forget_term, retain_term=retain_term, block_outputs=_block_outputs,
     prepare=prepare,
-    # chosen on the dev topics with the prompt attacks (bench/robustness.py --choose, sixth round)
-    shared_defaults={"lr": 1e-3, "augment": ("prefix", "kshot", "question"), "augment_copies": 1},
+    # chosen on the dev topics with the prompt attacks (bench/robustness.py --choose: sixth round, stall_boost seventh)
+    shared_defaults={"lr": 1e-3, "augment": ("prefix", "kshot", "question"), "augment_copies": 1, "stall_boost": 3.0},
 ))
