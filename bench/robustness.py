@@ -79,7 +79,12 @@ VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")
             "kuda+stall2": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
                                      "stall_boost": 2.0}),
             "kuda+stall3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
-                                     "stall_boost": 3.0})}
+                                     "stall_boost": 3.0}),
+            # after the seventh round, a measurement of an option, not a candidate for the default in that session:
+            # the lens target (rank >= 100 above the edit) misses only at the output, where a run that stops once
+            # the answer is not top-1 leaves it a few ranks down. Forgotten = out of the top 100 instead.
+            "kuda+rank100": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
+                                      "stall_boost": 3.0, "answer_rank": 100})}
 CANDIDATES = tuple(["kuda", *VARIANTS])
 COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
 

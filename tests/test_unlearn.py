@@ -277,3 +277,16 @@ def test_a_stalled_run_says_when_it_raised_the_lr(taught):
     raised = [m for m in messages if "; lr " in m]
     assert raised and raised[0].endswith("; lr 1e-09 -> 3e-09 after 2 checks without fewer facts answered")
     assert "lr 3e-09 -> 8e-09 after" in " ".join(messages)         # 9e-09 is over the cap of 8x
+
+
+def test_answer_rank_counts_a_fact_answered_while_its_answer_is_in_the_top_k(taught):
+    vocab = taught.model.get_output_embeddings().weight.shape[0]
+    config = UnlearnConfig(steps=60, **{**FAST, "stop_at": 0.0}, check_every=2, options=TINY_KUDA)
+    top1 = run_unlearn(taught, FORGET, RETAIN, TEXTS, config)
+    everywhere = run_unlearn(taught, FORGET, RETAIN, TEXTS, config.replace(answer_rank=vocab))
+    assert all(r.forget_acc == 1.0 for r in everywhere if r.forget_acc is not None)   # every token is in the top V
+    assert "NOT all forgotten" in everywhere[-1].message and len(everywhere[-1].remaining) == len(FORGET)
+    assert top1[0].forget_acc == 1.0 and "forgotten after" in top1[-1].message        # top-1: the run forgets
+    assert everywhere[0].neighbour_acc == top1[0].neighbour_acc                           # neighbours stay top-1
+    with pytest.raises(ValueError, match="answer_rank"):
+        UnlearnConfig(answer_rank=0)

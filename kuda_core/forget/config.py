@@ -41,6 +41,7 @@ class UnlearnConfig:
     stop_at: float | None = 0.0            # stop once forget accuracy on the prompts <= this ... ; None = run every step
     stop_at_paraphrases: float | None = 0.2  # ... and on the paraphrases the model knew <= this (None: prompts only)
     check_every: int = 10                  # steps between the cheap checks (forget, paraphrases, neighbours)
+    answer_rank: int = 1                   # a forget fact is answered while its answer is in the top this many tokens
     stall_boost: float = 1.0               # lr x this after 2 checks without fewer facts answered (forget.pace); 1 = off
     seed: int = 0                          # sampling, retain order, RMU direction
     options: Options | Mapping = field(default_factory=dict)  # the method's own settings (validated)
@@ -67,6 +68,7 @@ class UnlearnConfig:
             (self.stop_at_paraphrases is None or 0.0 <= self.stop_at_paraphrases <= 1.0,
              f"stop_at_paraphrases must be in [0, 1] or None, got {self.stop_at_paraphrases}"),
             (self.check_every >= 1, f"check_every must be >= 1, got {self.check_every}"),
+            (1 <= self.answer_rank <= 10000, f"answer_rank must be in 1..10000 (1 = top token), got {self.answer_rank}"),
             (math.isfinite(self.stall_boost) and 1.0 <= self.stall_boost <= 8.0,
              f"stall_boost must be in [1, 8] (1 = off), got {self.stall_boost}"),
             (all(k in AUGMENT_KINDS for k in self.augment), f"augment takes {AUGMENT_KINDS}, got {list(self.augment)}"),
@@ -128,7 +130,7 @@ class StepRecord:
     krd: float                     # forget KRD: mean 1 - cos(v, v0) on forget tokens and layers
     retain_drift: float            # the same on the retain batch (0 = untouched)
     grad_cos: float                # cos(projected forget gradient, retain gradient); NaN if undefined
-    forget_acc: float | None       # top-1 accuracy on the forget facts (check and evaluation steps only)
+    forget_acc: float | None       # share of forget facts answered (top-1, or top answer_rank; check / evaluation steps)
     retain_acc: float | None       # top-1 accuracy on the retain facts used by the run (evaluation steps)
     forget_prob: float | None      # mean p(first answer token), forget facts
     retain_prob: float | None

@@ -261,8 +261,9 @@ def answer_logprobs(replay: Replay, h_top: torch.Tensor, batch: Batch) -> tuple[
 
 
 @torch.no_grad()
-def answer_accuracy(replay: Replay, cached: Cached) -> tuple[torch.Tensor, torch.Tensor]:
-    """(top-1 hit (F,) bool, p(first answer token) (F,)) for the fact rows of a cached batch."""
+def answer_accuracy(replay: Replay, cached: Cached, within: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hit (F,) bool: the first answer token among the top `within` tokens (1 = top-1),
+    p(first answer token) (F,)) for the fact rows of a cached batch."""
     batch = cached.batch
     rows = batch.is_fact.nonzero(as_tuple=True)[0]                       # (F,)
     if rows.numel() == 0:
@@ -271,6 +272,7 @@ def answer_accuracy(replay: Replay, cached: Cached) -> tuple[torch.Tensor, torch
     h_top, _ = replay.run(cached)
     logits = replay.head(h_top, rows, batch.answer_pos[rows]).float()    # (F, V)
     target = batch.answer_id[rows]                                       # (F,)
-    hit = logits.argmax(-1) == target
+    ahead = (logits > logits.gather(-1, target[:, None])).sum(-1)       # (F,) tokens scored above the answer
+    hit = ahead < within
     prob = logits.softmax(-1).gather(-1, target[:, None])[:, 0]
     return hit, prob

@@ -6,8 +6,10 @@
     >>> ctx.still_answered                   # (F,) bool after any measure: prompt, a known paraphrase or
     ...                                      # (methods that rest forgotten facts) an augmented row answered
 
-Paraphrases count only where the original model knew them (marked before the first step), so
-"forgotten" means the answers that were there are gone. Neighbours (other facts of the same
+Paraphrases count only where the original model knew them (top-1, marked before the first step), so
+"forgotten" means the answers that were there are gone. A forget fact or paraphrase counts as
+answered while its answer is among the top `config.answer_rank` tokens (1 = the top token; 100 =
+forgotten only once the answer has left the top 100); neighbours and retain facts are always top-1. Neighbours (other facts of the same
 relations) are never trained on: their accuracy shows how precise the forgetting is.
 """
 from __future__ import annotations
@@ -19,13 +21,13 @@ from kuda_core.forget.focus import take_rows
 from kuda_core.forget.replay import Cached, answer_accuracy
 
 
-def _hits(ctx: StepContext, batches: list[Cached]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(top-1 hit (F,) bool, p(first answer token) (F,), index of the forget fact each row was made
-    from (F,)) over the fact rows of the batches, in order."""
+def _hits(ctx: StepContext, batches: list[Cached], within: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(hit (F,) bool: answer among the top `within` tokens, p(first answer token) (F,), index of the
+    forget fact each row was made from (F,)) over the fact rows of the batches, in order."""
     hits, probs, sources = [], [], []
     for cached in batches:
         if bool(cached.batch.is_fact.any()):
-            hit, prob = answer_accuracy(ctx.replay, cached)
+            hit, prob = answer_accuracy(ctx.replay, cached, within)
             hits.append(hit.cpu())
             probs.append(prob.float().cpu())
             sources.append(cached.batch.source[cached.batch.is_fact].cpu())
@@ -50,7 +52,7 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
               ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
     answered = torch.zeros(0, dtype=torch.bool)
     for label, batches, keep in groups:
-        hit, prob, source = _hits(ctx, batches)
+        hit, prob, source = _hits(ctx, batches, ctx.config.answer_rank if label in ("forget", "paraphrase") else 1)
         if keep is not None:
             hit, prob, source = hit[keep], prob[keep], source[keep]
         if label == "forget":
@@ -73,13 +75,13 @@ def _answered_in_context(ctx: StepContext, answered: torch.Tensor) -> None:
         source = cached.batch.source.cpu()                                 # (B,)
         rows = (~answered[source]).nonzero(as_tuple=True)[0]              # (R,)
         if rows.numel():
-            hit = answer_accuracy(ctx.replay, take_rows(cached, rows))[0].cpu()
+            hit = answer_accuracy(ctx.replay, take_rows(cached, rows), ctx.config.answer_rank)[0].cpu()
             answered[source[rows][hit]] = True
 
 
 def still_known(ctx: StepContext) -> tuple[str, ...]:
-    """Prompts of the forget facts whose answer is still the model's top-1."""
-    hit = _hits(ctx, ctx.originals)[0]
+    """Prompts of the forget facts whose answer is still among the top answer_rank tokens (top-1 by default)."""
+    hit = _hits(ctx, ctx.originals, ctx.config.answer_rank)[0]
     return tuple(prompt for prompt, known in zip(ctx.forget_prompts, hit.tolist()) if known)
 
 
