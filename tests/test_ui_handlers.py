@@ -131,8 +131,9 @@ def test_choosing_a_method_fills_the_shared_settings_with_its_defaults():
 
     for method in METHODS:
         config = UnlearnConfig.create(method)
-        _, steps, lr, tau, train_inputs, augment, copies, stall, tuning, *groups = method_changed(method)
+        _, steps, lr, tau, train_inputs, augment, copies, stall, rank, tuning, *groups = method_changed(method)
         assert (steps, lr, tau, stall) == (config.steps, config.lr, config.tau or 0.0, config.stall_boost), method
+        assert rank == config.answer_rank == 1, method
         assert (train_inputs, augment, copies) == (config.train_inputs, list(config.augment), config.augment_copies), method
         assert [g["visible"] for g in groups] == [m == method for m in METHODS]
         assert tuning["visible"] == (method == "kuda")
@@ -201,10 +202,11 @@ def test_the_forget_form_describes_the_augmentation_it_shows():
 
     values = {"method": "kuda", "layers": [3, 1], "steps": 40, "lr": 2e-3, "eval_every": 0, "tau": 0, "tau_mode": "relative",
               "gamma": 0.0, "train_inputs": False, "augment": ["prefix", "question"], "augment_copies": 3, "stall_boost": 2,
+              "answer_rank": 10,
               "until_forgotten": True, "kuda.beta": 10.0}
     config = unlearn_config(values)
     assert (config.layers, config.steps, config.tau, config.stop_at) == ((1, 3), 40, None, 0.0)
     assert (config.augment, config.augment_copies, config.options.beta) == (("prefix", "question"), 3, 10.0)
-    assert config.stall_boost == 2.0
+    assert (config.stall_boost, config.answer_rank) == (2.0, 10)
     with pytest.raises(ValueError, match="augment_copies"):
         unlearn_config({**values, "augment_copies": 0})

@@ -122,7 +122,8 @@ def method_changed(method: str):
     """Show the method's own settings and fill the shared ones with its defaults."""
     spec, config = REGISTRY[method], UnlearnConfig.create(method)
     return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr, config.tau or 0.0, config.train_inputs,
-            list(config.augment), config.augment_copies, config.stall_boost, gr.update(visible=method == "kuda"),
+            list(config.augment), config.augment_copies, config.stall_boost, config.answer_rank,
+            gr.update(visible=method == "kuda"),
             *[gr.update(visible=n == method) for n in METHODS])
 
 
@@ -211,6 +212,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                                     info="prompts forgotten and at most 20% of the known paraphrases answered")
                 stall = gr.Number(value=kuda.stall_boost, minimum=1, maximum=8, label="lr x on a stall",
                                   info="after 2 checks without fewer facts answered, up to 8x the lr; 1 = off")
+                rank = gr.Number(value=kuda.answer_rank, precision=0, minimum=1, label="Forgotten once out of the top",
+                                 info="a fact counts as answered while its answer is among this many top tokens")
         with gr.Row():
             run = gr.Button("Forget", variant="primary", elem_id="forget-run")
             stop = gr.Button("Stop", elem_id="forget-stop")
@@ -233,7 +236,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 retain_typed=retain_typed, retain_file=retain_file, retain_hf=retain_hf, hf_split=hf_split,
                 holdout=holdout, layers=layers, method=method, steps=steps, lr=lr, tau=tau, tau_mode=tau_mode,
                 gamma=gamma, train_inputs=train_inputs, eval_every=eval_every, augment=augment, until_forgotten=until,
-                augment_copies=copies, stall_boost=stall, tune_taus=tune_taus,
+                augment_copies=copies, stall_boost=stall, answer_rank=rank,
+                tune_taus=tune_taus,
                 tune_betas=tune_betas, tune_tolerance=tune_tolerance, visitor=visitor, **option_form)
     run_clicked, tune_clicked, reset_clicked, method_changed = make_handlers(form)
     forget_source.change(_source_visibility(True), [forget_source],
@@ -242,7 +246,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                          api_visibility="private")
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
-    shared = [steps, lr, tau, train_inputs, augment, copies, stall]
+    shared = [steps, lr, tau, train_inputs, augment, copies, stall, rank]
     method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
