@@ -52,6 +52,9 @@ SEARCH_TOPICS = ("capitals", "elements", "sports")
 LAYER_RULES = {"last-3": ("last", 3), "strongest-3": ("strongest", 3), "strongest-5": ("strongest", 5),
                "last-5": ("last", 5)}
 COMMON = {"steps": 100, "check_every": 10}
+# KUDA's variants here ran before augmentation and the stall boost became its defaults (and at lr 1e-3):
+# pinned, so that each stays the run it was
+KUDA_THEN = {"lr": 1e-3, "augment": (), "stall_boost": 1.0}
 BETA_3 = {"forget_tokens": "subject", "beta": 3.0}
 REMAINING = {**BETA_3, "remaining_only": True}
 STAGES = {
@@ -95,7 +98,8 @@ def run_stage(stage: str, default_rule: str, topics, only: str | None) -> None:
         base = original_measures(lm, data)
         for name, (method, rule, settings) in variants.items():
             layers = layers_for(lm, data, rule or default_rule)
-            config = UnlearnConfig.create(method, layers=layers, **{**COMMON, **settings})
+            pinned = KUDA_THEN if method == "kuda" else {}
+            config = UnlearnConfig.create(method, layers=layers, **{**COMMON, **pinned, **settings})
             result = run_method(lm, data, config, base)
             row = {"stage": stage, "variant": name, "topic": topic, "layers": list(config.layers), "method": method,
                    "settings": {**COMMON, **settings},

@@ -43,16 +43,18 @@ from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noq
 # eligible = dev prompts still answered <= 10% and the slowest dev topic <= 120 s; among the eligible, the
 # highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
 # 2 examples recovered); if none is eligible, the current default stays.
-# Each variant pins what it was measured with (lr, augmentation) so that it stays the same run when the
+# Each variant pins what it was measured with (lr, augmentation, stall_boost) so that it stays the same run when the
 # frozen default it builds on changes; "kuda" is the default of its time (the third round's: lr 1e-3, no
 # augmentation), not re-run since.
-VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 2, "lr": 1e-3}),
+VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 2, "lr": 1e-3,
+                                      "stall_boost": 1.0}),
             # lr pinned to 1e-3 (the frozen lr when it first ran): since lr 3e-3 was frozen it would otherwise
             # be the same run as kuda+augment1+lr3e-3, as the first try of the sixth round showed on capitals
-            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3}),
+            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
+                                       "stall_boost": 1.0}),
             # added after the first three had run on languages, continents and opposites (augmentation left more
             # prompts answered there): a faster pace, alone (dev prompts 4% in dev_search) and with augmentation
-            "kuda+lr3e-3": ("kuda", {"lr": 3e-3, "augment": ()}),
+            "kuda+lr3e-3": ("kuda", {"lr": 3e-3, "augment": (), "stall_boost": 1.0}),
             # stopped after capitals (205 s); run again on all six dev topics once a step trained only on the rows
             # of facts still answered and the augmented check ran only unanswered facts' rows (commit a5744d4),
             # under the same rule; the other candidates' dev results stay as they were measured.
@@ -61,12 +63,12 @@ VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")
             # score, ineligible at 176 s on the code before narrowing) run again on the six dev topics, their
             # earlier dev results replaced; the rule is unchanged.
             "kuda+augment1+lr3e-3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1,
-                                              "lr": 3e-3}),
+                                              "lr": 3e-3, "stall_boost": 1.0}),
             # fifth round (declared before it ran): the forget gradient is zero where a run starts, so the first
             # steps follow rounding; a seeded nudge of 1e-3 made the narrowed and the every-row runs on capitals
             # agree (1e-4 did not). It runs on the six dev topics next to the current default (kuda+lr3e-3), which
             # runs again with the current code so that both are measured on the same numerics.
-            "kuda+jitter1e-3": ("kuda", {"lr": 3e-3, "start_jitter": 1e-3, "augment": ()}),
+            "kuda+jitter1e-3": ("kuda", {"lr": 3e-3, "start_jitter": 1e-3, "augment": (), "stall_boost": 1.0}),
             # seventh round (declared before it ran): the chosen default leaves facts answered at the 100-step cap
             # (dev: continents 3 of 10 from step 40 to step 200; test: four of six topics at the cap). Raising the
             # lr after two checks without fewer facts answered (forget.pace) keeps the gentle pace for the facts
@@ -242,12 +244,13 @@ def freeze_kuda(label: str) -> None:
 
 # The dev results' "kuda" row is the third round's default, not the frozen one of today (see VARIANTS)
 DEV_KUDA = "kuda (third round's default)"
+THIRD_ROUND_KUDA = {"steps": 100, "check_every": 10, "forget_tokens": "subject", "beta": 3.0, "remaining_only": True,
+                    "lr": 1e-3}
 
 
 def dev_settings(frozen: dict) -> dict:
     """{label shown in the dev reports: the settings it ran with}: each variant pins what differs."""
-    kuda = frozen["kuda"]
-    shown = {DEV_KUDA: {**kuda, "lr": 1e-3, "augment": [], "augment_copies": 2}}
+    shown = {DEV_KUDA: THIRD_ROUND_KUDA}
     for label, (method, extra) in VARIANTS.items():
         shown[label] = {**frozen.get(method, {}), **{k: list(v) if isinstance(v, tuple) else v for k, v in extra.items()}}
     return shown

@@ -5,7 +5,7 @@
 
 KUDA's forget gradient is zero where a run starts (cos(v, v0) is at its maximum), so Adam's first
 steps follow rounding. Each setting runs twice at KUDA's frozen settings of the time (lr 3e-3, no
-augmentation, pinned here) on one dev topic: with
+augmentation, no stall boost, pinned here) on one dev topic: with
 the forget batches narrowed to the facts still answered and with every row (the same loss in exact
 arithmetic, other batch shapes, so other rounding). A setting whose two runs agree is repeatable
 across machines; one whose runs differ is not. Prints steps, forget / paraphrase / neighbour accuracy
@@ -45,7 +45,8 @@ def main() -> None:
     print(f"{args.topic}: {len(data.forget)} facts, layers {layers}, {len(paraphrases)} known paraphrases")
     for jitter in ((0.0, args.jitter) if not args.only else (args.jitter,)):
         config = UnlearnConfig.create("kuda", layers=layers, **{**frozen_settings().get("kuda", {}), "lr": 3e-3,
-                                                                "augment": (), "start_jitter": jitter})
+                                                                "augment": (), "stall_boost": 1.0,
+                                                                "start_jitter": jitter})
         for narrowed in (True, False):
             r = one_run(lm, data, config, narrowed,
                         after=lambda: accuracy(lm, [p for p, _ in paraphrases], [a for _, a in paraphrases]))
