@@ -7,6 +7,7 @@
     .venv/bin/python bench/robustness.py --report                  # the reports again from the saved results
     .venv/bin/python bench/robustness.py --split dev --methods kuda,kuda+augment --topics capitals,elements,sports
     .venv/bin/python bench/robustness.py --choose                   # the fixed rule on the dev results -> KUDA's settings
+    .venv/bin/python bench/robustness.py --choose --candidates gd,gd+lr3e-5   # one round's candidates, one method
 
 Per method and topic (the same runs as bench/unlearn_quality.py): share of the forgotten facts
 brought back by a 3-shot prefix of true facts of the same relation and by the question format with
@@ -32,62 +33,15 @@ import torch  # noqa: E402
 from quality import RESULTS, SPLITS, summary  # noqa: E402
 from unlearn_quality import align, frozen_settings, run_split, table, write_report  # noqa: E402
 
+from dev_rounds import VARIANTS  # noqa: E402
+
 from kuda_core.forget.methods import METHODS  # noqa: E402
 from kuda_core.forget.setup import trainable_names  # noqa: E402
 from kuda_core.inspect.attacks.lens import logit_lens  # noqa: E402
 from kuda_core.inspect.attacks.prompts import AttackConfig, iter_prompt_attacks  # noqa: E402
 from kuda_core.inspect.attacks.relearn import RelearnConfig, iter_relearn  # noqa: E402
 
-# Dev experiments: label -> (method, settings on top of its frozen ones). Never run on the test split.
-# The rule for KUDA's default, fixed before these ran on the six dev topics (choose_default below):
-# eligible = dev prompts still answered <= 10% and the slowest dev topic <= 120 s; among the eligible, the
-# highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
-# 2 examples recovered); if none is eligible, the current default stays.
-# Each variant pins what it was measured with (lr, augmentation, stall_boost) so that it stays the same run when the
-# frozen default it builds on changes; "kuda" is the default of its time (the third round's: lr 1e-3, no
-# augmentation), not re-run since.
-VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 2, "lr": 1e-3,
-                                      "stall_boost": 1.0}),
-            # lr pinned to 1e-3 (the frozen lr when it first ran): since lr 3e-3 was frozen it would otherwise
-            # be the same run as kuda+augment1+lr3e-3, as the first try of the sixth round showed on capitals
-            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
-                                       "stall_boost": 1.0}),
-            # added after the first three had run on languages, continents and opposites (augmentation left more
-            # prompts answered there): a faster pace, alone (dev prompts 4% in dev_search) and with augmentation
-            "kuda+lr3e-3": ("kuda", {"lr": 3e-3, "augment": (), "stall_boost": 1.0}),
-            # stopped after capitals (205 s); run again on all six dev topics once a step trained only on the rows
-            # of facts still answered and the augmented check ran only unanswered facts' rows (commit a5744d4),
-            # under the same rule; the other candidates' dev results stay as they were measured.
-            # Sixth round (declared before it ran): capitals took 140 s in that fourth round, but 110 s alone
-            # after rows were cut after their focus (5008f84). This candidate and kuda+augment1 (the best dev
-            # score, ineligible at 176 s on the code before narrowing) run again on the six dev topics, their
-            # earlier dev results replaced; the rule is unchanged.
-            "kuda+augment1+lr3e-3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1,
-                                              "lr": 3e-3, "stall_boost": 1.0}),
-            # fifth round (declared before it ran): the forget gradient is zero where a run starts, so the first
-            # steps follow rounding; a seeded nudge of 1e-3 made the narrowed and the every-row runs on capitals
-            # agree (1e-4 did not). It runs on the six dev topics next to the current default (kuda+lr3e-3), which
-            # runs again with the current code so that both are measured on the same numerics.
-            "kuda+jitter1e-3": ("kuda", {"lr": 3e-3, "start_jitter": 1e-3, "augment": (), "stall_boost": 1.0}),
-            # seventh round (declared before it ran): the chosen default leaves facts answered at the 100-step cap
-            # (dev: continents 3 of 10 from step 40 to step 200; test: four of six topics at the cap). Raising the
-            # lr after two checks without fewer facts answered (forget.pace) keeps the gentle pace for the facts
-            # that go and pushes harder where a run stalls. Two factors, on the six dev topics, same rule, applied
-            # to this round's candidates only: --choose --candidates kuda+augment1,kuda+stall2,kuda+stall3. The
-            # current default (kuda+augment1) runs again next to them: this machine's arithmetic differs from the
-            # one the earlier rounds ran on (the unchanged default, run again on the test split here, moved per
-            # topic, e.g. authors' neighbours 89% -> 33%; commit 61ba6ab gives the same here), so only runs made
-            # on one machine are compared.
-            "kuda+stall2": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
-                                     "stall_boost": 2.0}),
-            "kuda+stall3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
-                                     "stall_boost": 3.0}),
-            # after the seventh round, a measurement of an option, not a candidate for the default in that session:
-            # the lens target (rank >= 100 above the edit) misses only at the output, where a run that stops once
-            # the answer is not top-1 leaves it a few ranks down. Forgotten = out of the top 100 instead.
-            "kuda+rank100": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
-                                      "stall_boost": 3.0, "answer_rank": 100})}
-CANDIDATES = tuple(["kuda", *VARIANTS])
+CANDIDATES = ("kuda", *[label for label, (method, _) in VARIANTS.items() if method == "kuda"])   # KUDA's rounds
 COLUMNS = ("3-shot recovered", "question, 2 examples recovered", "relearn @10", "relearn @30", "lens rank")
 
 
@@ -190,7 +144,7 @@ def main() -> None:
         return
     if args.choose:
         among = tuple(args.candidates.split(",")) if args.candidates else CANDIDATES
-        freeze_kuda(choose_default(json.loads((RESULTS / "robustness_dev.json").read_text()), candidates=among))
+        freeze(choose_default(json.loads((RESULTS / "robustness_dev.json").read_text()), candidates=among))
         return
     previous = json.loads(earlier.read_text()) if args.add and earlier.is_file() else {}
     known = {t["topic"]: t["layers"] for t in previous.get("kuda", {}).get("topics", [])}   # the same suggestion
@@ -206,7 +160,7 @@ def main() -> None:
 
 
 def choose_default(results: dict, budget_s: float = 120.0, candidates: tuple[str, ...] = CANDIDATES) -> str:
-    """The rule above, on the dev results of `candidates` (each must have run on all six dev topics, or have
+    """The rule (bench/dev_rounds.py) on the dev results of `candidates` (each must have run on all six dev topics, or
     been stopped after one over the time budget); prints every candidate's figures, returns the chosen label."""
     rows = {}
     for label in candidates:
@@ -232,14 +186,15 @@ def choose_default(results: dict, budget_s: float = 120.0, candidates: tuple[str
     return chosen
 
 
-def freeze_kuda(label: str) -> None:
-    """Write the chosen candidate's KUDA settings into frozen_settings.json (the default's stay as they are)."""
+def freeze(label: str) -> None:
+    """Write the chosen candidate's settings into its method's frozen_settings.json entry (a method's own label:
+    its frozen settings stay as they are)."""
     path = RESULTS / "frozen_settings.json"
     frozen = json.loads(path.read_text())
-    extra = VARIANTS.get(label, ("kuda", {}))[1]
-    frozen["kuda"] = {**frozen["kuda"], **{k: list(v) if isinstance(v, tuple) else v for k, v in extra.items()}}
+    method, extra = VARIANTS.get(label, (label, {}))
+    frozen[method] = {**frozen[method], **{k: list(v) if isinstance(v, tuple) else v for k, v in extra.items()}}
     path.write_text(json.dumps(frozen, indent=2) + "\n")
-    print(f"frozen kuda settings: {frozen['kuda']}")
+    print(f"frozen {method} settings: {frozen[method]}")
 
 
 # The dev results' "kuda" row is the third round's default, not the frozen one of today (see VARIANTS)

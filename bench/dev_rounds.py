@@ -1,0 +1,69 @@
+"""The dev rounds of bench/robustness.py: every experiment's label, method and settings, and why it ran.
+
+    >>> VARIANTS["kuda+stall3"]        # ("kuda", {... the settings on top of the method's frozen ones})
+
+Never run on the test split. A round is declared here, in a commit, before it runs.
+"""
+# Dev experiments: label -> (method, settings on top of its frozen ones). Never run on the test split.
+# The rule for KUDA's default, fixed before these ran on the six dev topics (choose_default below):
+# eligible = dev prompts still answered <= 10% and the slowest dev topic <= 120 s; among the eligible, the
+# highest mean of the five quality parts of dev_search.score plus (1 - 3-shot recovered) and (1 - question,
+# 2 examples recovered); if none is eligible, the current default stays.
+# Each variant pins what it was measured with (lr, augmentation, stall_boost) so that it stays the same run when the
+# frozen default it builds on changes; "kuda" is the default of its time (the third round's: lr 1e-3, no
+# augmentation), not re-run since.
+VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 2, "lr": 1e-3,
+                                      "stall_boost": 1.0}),
+            # lr pinned to 1e-3 (the frozen lr when it first ran): since lr 3e-3 was frozen it would otherwise
+            # be the same run as kuda+augment1+lr3e-3, as the first try of the sixth round showed on capitals
+            "kuda+augment1": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
+                                       "stall_boost": 1.0}),
+            # added after the first three had run on languages, continents and opposites (augmentation left more
+            # prompts answered there): a faster pace, alone (dev prompts 4% in dev_search) and with augmentation
+            "kuda+lr3e-3": ("kuda", {"lr": 3e-3, "augment": (), "stall_boost": 1.0}),
+            # stopped after capitals (205 s); run again on all six dev topics once a step trained only on the rows
+            # of facts still answered and the augmented check ran only unanswered facts' rows (commit a5744d4),
+            # under the same rule; the other candidates' dev results stay as they were measured.
+            # Sixth round (declared before it ran): capitals took 140 s in that fourth round, but 110 s alone
+            # after rows were cut after their focus (5008f84). This candidate and kuda+augment1 (the best dev
+            # score, ineligible at 176 s on the code before narrowing) run again on the six dev topics, their
+            # earlier dev results replaced; the rule is unchanged.
+            "kuda+augment1+lr3e-3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1,
+                                              "lr": 3e-3, "stall_boost": 1.0}),
+            # fifth round (declared before it ran): the forget gradient is zero where a run starts, so the first
+            # steps follow rounding; a seeded nudge of 1e-3 made the narrowed and the every-row runs on capitals
+            # agree (1e-4 did not). It runs on the six dev topics next to the current default (kuda+lr3e-3), which
+            # runs again with the current code so that both are measured on the same numerics.
+            "kuda+jitter1e-3": ("kuda", {"lr": 3e-3, "start_jitter": 1e-3, "augment": (), "stall_boost": 1.0}),
+            # seventh round (declared before it ran): the chosen default leaves facts answered at the 100-step cap
+            # (dev: continents 3 of 10 from step 40 to step 200; test: four of six topics at the cap). Raising the
+            # lr after two checks without fewer facts answered (forget.pace) keeps the gentle pace for the facts
+            # that go and pushes harder where a run stalls. Two factors, on the six dev topics, same rule, applied
+            # to this round's candidates only: --choose --candidates kuda+augment1,kuda+stall2,kuda+stall3. The
+            # current default (kuda+augment1) runs again next to them: this machine's arithmetic differs from the
+            # one the earlier rounds ran on (the unchanged default, run again on the test split here, moved per
+            # topic, e.g. authors' neighbours 89% -> 33%; commit 61ba6ab gives the same here), so only runs made
+            # on one machine are compared.
+            "kuda+stall2": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
+                                     "stall_boost": 2.0}),
+            "kuda+stall3": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
+                                     "stall_boost": 3.0}),
+            # after the seventh round, a measurement of an option, not a candidate for the default in that session:
+            # the lens target (rank >= 100 above the edit) misses only at the output, where a run that stops once
+            # the answer is not top-1 leaves it a few ranks down. Forgotten = out of the top 100 instead.
+            "kuda+rank100": ("kuda", {"augment": ("prefix", "kshot", "question"), "augment_copies": 1, "lr": 1e-3,
+                                      "stall_boost": 3.0, "answer_rank": 100})}
+
+# Eighth round (declared before it ran): the baselines tuned on the six dev topics the way KUDA is. Until now GA, GD,
+# NPO and SimNPO were chosen on capitals only (lr 1e-4 against 3e-4, on an earlier machine; bench/dev_search.py) and
+# RMU ran on its defaults. Each baseline runs at its frozen settings and at one alternative, on the six dev topics
+# with the attacks, on one machine; KUDA's rule, per method, between its two (the first, the frozen one, stays when
+# neither is eligible): --choose --candidates ga,ga+lr3e-5, and so on (BASELINE_ROUND). The alternatives:
+# GA and GD forgot every capitals prompt at 1e-4 within the cap and 3e-4 lost there, so the untried side is a gentler
+# lr (a run stops once its facts are forgotten); NPO at 1e-4, the gentler side of its 3e-4; SimNPO at 3e-4 and RMU
+# with alpha 1000 (a heavier retain term), the two settings the first search declared and never ran.
+BASELINE_ROUND = {"ga": ("ga", "ga+lr3e-5"), "gd": ("gd", "gd+lr3e-5"), "npo": ("npo", "npo+lr1e-4"),
+                  "simnpo": ("simnpo", "simnpo+lr3e-4"), "rmu": ("rmu", "rmu+alpha1000")}
+VARIANTS.update({"ga+lr3e-5": ("ga", {"lr": 3e-5}), "gd+lr3e-5": ("gd", {"lr": 3e-5}),
+                 "npo+lr1e-4": ("npo", {"lr": 1e-4}), "simnpo+lr3e-4": ("simnpo", {"lr": 3e-4}),
+                 "rmu+alpha1000": ("rmu", {"alpha": 1000.0})})
