@@ -67,3 +67,9 @@ BASELINE_ROUND = {"ga": ("ga", "ga+lr3e-5"), "gd": ("gd", "gd+lr3e-5"), "npo": (
 VARIANTS.update({"ga+lr3e-5": ("ga", {"lr": 3e-5}), "gd+lr3e-5": ("gd", {"lr": 3e-5}),
                  "npo+lr1e-4": ("npo", {"lr": 1e-4}), "simnpo+lr3e-4": ("simnpo", {"lr": 3e-4}),
                  "rmu+alpha1000": ("rmu", {"alpha": 1000.0})})
+# Added to the eighth round after RMU's two had run, before it ran: alpha 100 (the default) forgot every dev prompt and
+# kept 0-11% of the neighbours; alpha 1000 kept 33-100% of them but left 57% of the prompts answered. The midpoint on
+# a log scale, alpha 300, runs on the six dev topics under the same rule: --choose --candidates
+# rmu,rmu+alpha1000,rmu+alpha300.
+VARIANTS["rmu+alpha300"] = ("rmu", {"alpha": 300.0})
+BASELINE_ROUND["rmu"] = ("rmu", "rmu+alpha1000", "rmu+alpha300")
