@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from kuda_core.forget.methods import METHODS  # noqa: E402
 from kuda_core.model.loading import load_model  # noqa: E402
 
 FROZEN = RESULTS / "frozen_settings.json"
+ALL_TOPICS = re.compile(r" \(all \d+ topics\)$")     # the label align() gives a method over more topics
 TARGETS = (("forget", "<=", 0.10, "forget accuracy (prompts) <= 10%"),
            ("paraphrase", "<=", 0.20, "forget accuracy (paraphrases) <= 20%"),
            ("neighbours_kept", ">=", 0.85, "held-out neighbours >= 85% of the original"),
@@ -147,7 +149,7 @@ def write_report(split: str, results: dict, settings: dict | None = None) -> Pat
         lines += [f"## KUDA targets ({len(kuda['topics'])} topics)", "", *target_lines(kuda["summary"]), ""]
     lines += ["## Delayed answers", "", *delayed_answers(results), ""]
     lines += [f"## Settings ({source})", "",
-              *(f"- {m}: {settings.get(m, settings.get(m.split(' (')[0], 'method defaults'))}" for m in results), "",
+              *(f"- {m}: {settings.get(m, settings.get(ALL_TOPICS.sub('', m), 'method defaults'))}" for m in results), "",
               "## Per topic", ""]
     for method, entry in results.items():
         for r in entry["topics"]:

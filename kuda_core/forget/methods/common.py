@@ -30,5 +30,6 @@ def nll_retain(ctx: StepContext, cached: Cached, weight: float) -> tuple[torch.T
 
 def output_loss_defaults() -> dict:
     """Shared settings the output-loss baselines start from: lr 1e-4 was chosen for GA, GD and SimNPO
-    on the dev topics over 3e-4 (bench/dev_search.py); NPO starts from 3e-4."""
+    on capitals over 3e-4 (bench/dev_search.py) and kept on the six dev topics over 3e-5 (GA, GD) and
+    3e-4 (SimNPO); NPO starts from 3e-4, kept there over 1e-4 (bench/dev_rounds.py, eighth round)."""
     return {"tau": None, "lr": 1e-4, "retain_batch": 8}

@@ -35,5 +35,5 @@ NPO = register(Method(
     name="npo", title="NPO", description="negative preference optimisation: like GA but bounded, relative to the "
                                          "original model",
     options=NPOOptions, forget_term=forget_term, retain_term=retain_term, prepare=prepare,
-    shared_defaults={**output_loss_defaults(), "lr": 3e-4},   # chosen on the dev topics (bench/dev_search.py)
+    shared_defaults={**output_loss_defaults(), "lr": 3e-4},   # chosen on the dev topics (bench/dev_rounds.py)
 ))
