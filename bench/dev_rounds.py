@@ -58,12 +58,11 @@ VARIANTS = {"kuda+augment": ("kuda", {"augment": ("prefix", "kshot", "question")
 # NPO and SimNPO were chosen on capitals only (lr 1e-4 against 3e-4, on an earlier machine; bench/dev_search.py) and
 # RMU ran on its defaults. Each baseline runs at its frozen settings and at one alternative, on the six dev topics
 # with the attacks, on one machine; KUDA's rule, per method, between its two (the first, the frozen one, stays when
-# neither is eligible): --choose --candidates ga,ga+lr3e-5, and so on (BASELINE_ROUND). The alternatives:
+# neither is eligible): --choose --candidates ga,ga+lr3e-5 (gd,gd+lr3e-5; npo,npo+lr1e-4; simnpo,simnpo+lr3e-4;
+# rmu,rmu+alpha1000,rmu+alpha300). The alternatives:
 # GA and GD forgot every capitals prompt at 1e-4 within the cap and 3e-4 lost there, so the untried side is a gentler
 # lr (a run stops once its facts are forgotten); NPO at 1e-4, the gentler side of its 3e-4; SimNPO at 3e-4 and RMU
 # with alpha 1000 (a heavier retain term), the two settings the first search declared and never ran.
-BASELINE_ROUND = {"ga": ("ga", "ga+lr3e-5"), "gd": ("gd", "gd+lr3e-5"), "npo": ("npo", "npo+lr1e-4"),
-                  "simnpo": ("simnpo", "simnpo+lr3e-4"), "rmu": ("rmu", "rmu+alpha1000")}
 VARIANTS.update({"ga+lr3e-5": ("ga", {"lr": 3e-5}), "gd+lr3e-5": ("gd", {"lr": 3e-5}),
                  "npo+lr1e-4": ("npo", {"lr": 1e-4}), "simnpo+lr3e-4": ("simnpo", {"lr": 3e-4}),
                  "rmu+alpha1000": ("rmu", {"alpha": 1000.0})})
@@ -72,4 +71,3 @@ VARIANTS.update({"ga+lr3e-5": ("ga", {"lr": 3e-5}), "gd+lr3e-5": ("gd", {"lr": 3
 # a log scale, alpha 300, runs on the six dev topics under the same rule: --choose --candidates
 # rmu,rmu+alpha1000,rmu+alpha300.
 VARIANTS["rmu+alpha300"] = ("rmu", {"alpha": 300.0})
-BASELINE_ROUND["rmu"] = ("rmu", "rmu+alpha1000", "rmu+alpha300")

@@ -186,13 +186,18 @@ def choose_default(results: dict, budget_s: float = 120.0, candidates: tuple[str
     return chosen
 
 
+def as_json(settings: dict) -> dict:
+    """Settings as frozen_settings.json holds them (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+
+
 def freeze(label: str) -> None:
     """Write the chosen candidate's settings into its method's frozen_settings.json entry (a method's own label:
     its frozen settings stay as they are)."""
     path = RESULTS / "frozen_settings.json"
     frozen = json.loads(path.read_text())
     method, extra = VARIANTS.get(label, (label, {}))
-    frozen[method] = {**frozen[method], **{k: list(v) if isinstance(v, tuple) else v for k, v in extra.items()}}
+    frozen[method] = {**frozen[method], **as_json(extra)}
     path.write_text(json.dumps(frozen, indent=2) + "\n")
     print(f"frozen {method} settings: {frozen[method]}")
 
@@ -207,7 +212,7 @@ def dev_settings(frozen: dict) -> dict:
     """{label shown in the dev reports: the settings it ran with}: each variant pins what differs."""
     shown = {DEV_KUDA: THIRD_ROUND_KUDA}
     for label, (method, extra) in VARIANTS.items():
-        shown[label] = {**frozen.get(method, {}), **{k: list(v) if isinstance(v, tuple) else v for k, v in extra.items()}}
+        shown[label] = {**frozen.get(method, {}), **as_json(extra)}
     return shown
 
 
