@@ -88,6 +88,18 @@ def test_kl_retain_loss():
     assert obj.kl_retain_loss(ref, ref, mask).item() == pytest.approx(0.0, abs=1e-7)
 
 
+def test_alternative_kl_moves_the_answer_mass_to_the_alternatives():
+    ref = t([[math.log(6.0), math.log(3.0), 0.0]])    # p_ref = (.6, .3, .1); answer = token 0
+    answer = torch.tensor([0])
+    alternatives = t([[-30.0, math.log(3.0), 0.0]])   # p ~ (0, .75, .25): the reference without the answer
+    assert obj.alternative_kl(alternatives, ref, answer).item() == pytest.approx(0.0, abs=1e-6)
+    expected = 0.75 * math.log(0.75 / 0.3) + 0.25 * math.log(0.25 / 0.1)
+    assert obj.alternative_kl(ref, ref, answer).item() == pytest.approx(expected, rel=1e-4)
+    logits = ref.clone().requires_grad_(True)
+    obj.alternative_kl(logits, ref, answer).backward()
+    assert logits.grad[0, 0] > 0 and torch.isfinite(logits.grad).all()   # descent lowers the answer's logit
+
+
 def test_sequence_logprob_and_nll():
     logits = torch.zeros(1, 3, 4)            # uniform over 4 tokens
     labels = torch.tensor([[1, 2, 3]])

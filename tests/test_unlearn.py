@@ -17,6 +17,7 @@ from tests.conftest import taught_model
 from tests.forget_setup import FAST, FORGET, RETAIN, TEXTS, TINY_KUDA, one_thread, probs, taught  # noqa: F401
 from kuda_core.forget.tuning import TuneConfig, iter_tune, tune
 from kuda_core.forget.config import UnlearnConfig
+from kuda_core.forget import objectives as obj
 from kuda_core.forget.loop import iter_unlearn, reset, unlearn as run_unlearn
 
 
@@ -91,12 +92,37 @@ def test_a_run_that_hits_the_cap_says_what_remains(taught):
 @pytest.mark.parametrize("options", [
     {"retain_kl": 1.0}, {"rho": 0.5}, {"forget_form": "cos2", "norm_weight": 0.5},
     {"tau_mode": "absolute", "tau": 1e-6, "gamma": 0.5}, {"tau": None, "lam": 0.0}, {"train_inputs": True},
-    {"remaining_only": True, "check_every": 1},
+    {"remaining_only": True, "check_every": 1}, {"alternative_kl": 1.0},
 ])
 def test_kuda_options_run(taught, options):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig.create("kuda", steps=3, **{**FAST, **options}))
     assert records[-1].status == "done" and records[-1].krd > 0
     assert torch.isfinite(torch.tensor([r.loss for r in records[1:]])).all()
+
+
+def _alternative_kl_now(lm, snapshot):
+    """KL(original without the answer || now) at each FORGET prompt's answer position, summed."""
+    rows = fact_rows(lm, FORGET)
+    batch = make_batches(rows, 8, lm.tokenizer.pad_token_id, lm.device)[0]
+    index = torch.arange(len(rows))
+    with torch.no_grad():
+        now = lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[index, batch.answer_pos]
+        with snapshot.original(lm.model):
+            ref = lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[index, batch.answer_pos]
+    return float(obj.alternative_kl(now, ref, batch.answer_id))
+
+
+def test_alternative_kl_leads_towards_what_the_original_would_say_instead(taught):
+    """The same run with the term ends nearer the original's alternatives, and still forgets."""
+    distances = {}
+    for weight in (0.0, 3.0):
+        snap = WeightSnapshot()
+        settings = {**FAST, **TINY_KUDA, "alternative_kl": weight, "lr": 3e-3}
+        records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig.create("kuda", steps=10, **settings), snap)
+        assert records[-1].forget_prob < records[0].forget_prob
+        distances[weight] = _alternative_kl_now(taught, snap)
+        reset(taught, snap)
+    assert distances[3.0] < distances[0.0]
 
 
 @pytest.mark.parametrize("method", ["ga", "gd", "npo", "simnpo", "rmu"])

@@ -4,6 +4,7 @@
     >>> retain_repr_loss(v, v0, mask)                      # mean‖v − v0‖² / mean‖v0‖²
     >>> krd(v, v0, mask)                                   # mean (1 − cos): 0 unchanged, 1 orthogonal
     >>> npo_loss(seq_logp, ref_seq_logp, beta=0.1)
+    >>> alternative_kl(logits, ref_logits, answer_ids)      # KL(original without the answer ‖ current)
 
 Shapes: v, v0 (B, T, d); mask (B, T) bool/0-1, True where the token counts. Sequence
 log-probabilities (B,) are sums over the answer tokens (`sequence_logprob`).
@@ -81,6 +82,19 @@ def kl_retain_loss(logits: torch.Tensor, ref_logits: torch.Tensor, mask: torch.T
     ref_logp = ref_logits.float().log_softmax(-1)
     per_position = (ref_logp.exp() * (ref_logp - logp)).sum(-1)  # (B, T)
     return _masked_mean(per_position, mask)
+
+
+def alternative_kl(logits: torch.Tensor, ref_logits: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
+    """KL(p_ref without the answer ‖ p) at answer positions, mean, scalar: what the original would say instead.
+
+    logits, ref_logits: (N, V) at the positions that predict each fact's first answer token; answer_ids (N,).
+    The reference gets the answer's logit far below every other one, so its mass goes to the alternatives in
+    their original proportions (a finite floor, so that 0·log 0 stays 0).
+    """
+    ref = ref_logits.float().clone()                                      # (N, V)
+    rows = torch.arange(ref.shape[0], device=ref.device)
+    ref[rows, answer_ids] = ref.min(dim=-1).values - 100.0
+    return kl_retain_loss(logits, ref, torch.ones(ref.shape[0], dtype=torch.bool, device=ref.device))
 
 
 def sequence_logprob(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

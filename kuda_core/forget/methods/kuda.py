@@ -2,7 +2,8 @@
 
 Forget term, per forget token and trained layer, with c = cos(v, v0): (1/beta)·softplus(beta·(c − m))
 ("softplus"), or c, or c². Retain term: lam · mean‖v − v0‖² / mean‖v0‖² on retain tokens, plus
-optionally retain_kl · KL(original ‖ current) of the next-token distributions. The relaxed
+optionally retain_kl · KL(original ‖ current) of the next-token distributions. Optional alternative_kl:
+KL(original without the answer ‖ current) where each forget prompt predicts its answer. The relaxed
 null-space projection of each step is a shared setting (tau) applied by the loop.
 """
 from __future__ import annotations
@@ -27,6 +28,10 @@ class KudaOptions(Options):
         "softplus", description="softplus(beta cos)/beta fades once orthogonal; cos and cos2 keep pushing")
     norm_weight: float = Field(0.0, ge=0, description="weight of (|v|/|v0| - 1)^2: keeps the norm of the "
                                                       "representation near the original")
+    alternative_kl: float = Field(
+        0.0, ge=0, description="weight of KL(original without the answer || current) where each forget prompt "
+                               "predicts its answer: the answer's mass goes to what the original would say "
+                               "instead; 0 = off")
     lam: float = Field(3.0, ge=0, description="weight of the retain loss (retain representations stay in place)")
     retain_kl: float = Field(0.0, ge=0, description="weight of KL(original || current) on retain tokens; 0 = off")
     rho: float = Field(1.0, gt=0, le=1, description="random-ratio sampling: each step uses a share ~ U[rho, 1] "
@@ -49,7 +54,23 @@ def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
     loss = layer_mean([
         obj.kuda_forget_loss(v[i], cached.v0[i], mask, o.beta, o.margin, o.forget_form, o.norm_weight) for i in v
     ])
+    if o.alternative_kl:
+        loss = loss + o.alternative_kl * _alternative_kl(ctx)
     return loss, deviation(v, cached, cached.batch.focus)
+
+
+def _alternative_kl(ctx: StepContext) -> torch.Tensor:
+    """alternative_kl over every forget fact as given (ctx.originals: whole prompts, never narrowed)."""
+    terms = []
+    for cached in ctx.originals:
+        rows = (cached.batch.answer_pos >= 0).nonzero(as_tuple=True)[0]     # (N,)
+        cols = cached.batch.answer_pos[rows]                                # (N,)
+        h_top, _ = ctx.replay.run(cached)
+        logits = ctx.replay.head(h_top, rows, cols)                         # (N, V)
+        with torch.no_grad():
+            ref = ctx.replay.head(cached.h0[ctx.lm.n_layers - 1], rows, cols)
+        terms.append(obj.alternative_kl(logits, ref, cached.batch.answer_id[rows]))
+    return torch.stack(terms).mean()
 
 
 def retain_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
@@ -96,7 +117,7 @@ def prepare(ctx: StepContext) -> None:
 
 
 def _block_outputs(options: KudaOptions, top: int, n_layers: int) -> tuple[int, ...]:
-    return (n_layers - 1,) if options.retain_kl else ()
+    return (n_layers - 1,) if options.retain_kl or options.alternative_kl else ()
 
 
 KUDA = register(Method(
