@@ -95,3 +95,9 @@ VARIANTS.update({"kuda+stall3+tau0.01": ("kuda", {**VARIANTS["kuda+stall3"][1], 
 # and layers; the figures should repeat, the time is what is measured again), its capitals result is replaced, and the
 # same rule is applied to the same three candidates, whatever it gives. lam 10 is not run again: 13% of the dev
 # prompts answered makes it ineligible whatever its time.
+
+# After the tenth round, a measurement of an option, not a candidate for the default in this session (declared before
+# it ran): alternative_kl 1 on top of the current default, on capitals and languages, where the forgotten answers are
+# numbers and quiz fragments ("The capital of Japan is 1000."). Does pulling the answer's next-token distribution
+# towards the original's alternatives make the new answers fluent, and at what cost?
+VARIANTS["kuda+tau0.01+altkl1"] = ("kuda", {**VARIANTS["kuda+stall3+tau0.01"][1], "alternative_kl": 1.0})
