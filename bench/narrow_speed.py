@@ -7,8 +7,8 @@ KUDA's remaining_only rests forgotten facts: their rows leave the loss. Before, 
 them through the trained layers; now the forget batches are narrowed to the facts still answered at
 each check (kuda_core.forget.focus). Both runs use KUDA's frozen settings (at lr 3e-3 unless --lr,
 no stall boost) plus augmentation (prefix, k-shot, question) on one dev topic, layers from the
-Locate suggestion, one after the other in this process, and print wall time, steps, the time per step and the ratio, and the forget / neighbour
-accuracy each reached (the loss is the same; the trajectories can differ in the last digits, since
+Locate suggestion, one after the other in this process, and print wall time, steps, the time per
+step and the ratio, and the forget / neighbour accuracy each reached (the loss is the same; the trajectories can differ in the last digits, since
 padding changes the shapes of the matrix products, and with more than forget_batch rows the cycling).
 """
 from __future__ import annotations

@@ -62,15 +62,24 @@ def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
 def _alternative_kl(ctx: StepContext) -> torch.Tensor:
     """alternative_kl over every forget fact as given (ctx.originals: whole prompts, never narrowed)."""
     terms = []
-    for cached in ctx.originals:
-        rows = (cached.batch.answer_pos >= 0).nonzero(as_tuple=True)[0]     # (N,)
-        cols = cached.batch.answer_pos[rows]                                # (N,)
+    for cached, (rows, cols, ref) in zip(ctx.originals, _answer_positions(ctx)):
         h_top, _ = ctx.replay.run(cached)
         logits = ctx.replay.head(h_top, rows, cols)                         # (N, V)
-        with torch.no_grad():
-            ref = ctx.replay.head(cached.h0[ctx.lm.n_layers - 1], rows, cols)
         terms.append(obj.alternative_kl(logits, ref, cached.batch.answer_id[rows]))
     return torch.stack(terms).mean()
+
+
+def _answer_positions(ctx: StepContext) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per original forget batch: (rows (N,), answer positions (N,), original logits there (N, V)), made once."""
+    if "answer_positions" not in ctx.extras:
+        made = []
+        with torch.no_grad():
+            for cached in ctx.originals:
+                rows = (cached.batch.answer_pos >= 0).nonzero(as_tuple=True)[0]
+                cols = cached.batch.answer_pos[rows]
+                made.append((rows, cols, ctx.replay.head(cached.h0[ctx.lm.n_layers - 1], rows, cols)))
+        ctx.extras["answer_positions"] = made
+    return ctx.extras["answer_positions"]
 
 
 def retain_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
