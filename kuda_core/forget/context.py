@@ -35,11 +35,11 @@ class StepContext:
     transposed: dict[str, bool]                # trained module -> weight stored (in, out)
     modules: list[str]                         # trained modules, in parameter order
     generator: torch.Generator                 # CPU generator for every random draw
-    paraphrases: list[Cached] = field(default_factory=list)   # forget facts' paraphrases (measured only)
+    paraphrases: list[Cached] = field(default_factory=list)   # forget facts' paraphrases (measured only; from
+                                                              # the start, only those the model knew)
     augmented: list[Cached] = field(default_factory=list)     # the augmented rows alone, by length (measured)
     neighbours: list[Cached] = field(default_factory=list)    # same-relation facts never trained on (measured only)
     forget_prompts: list[str] = field(default_factory=list)   # prompts of the forget rows, in order
-    paraphrase_known: torch.Tensor | None = None              # (P,) bool: paraphrases the model knew at the start
     still_answered: torch.Tensor | None = None                # (F,) bool: forget facts answered at the last check
     train_rows: list = field(default_factory=list)            # the SeqRows of `forget`, in order
     narrowed: list[Cached] | None = None                      # `forget` cut to the facts still answered (or None)

@@ -159,7 +159,8 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
             and watch.forgotten(evaluation, config.stop_at, config.stop_at_paraphrases))
     last = step == config.steps or done
     if last or (config.eval_every and step % config.eval_every == 0):
-        evaluation = watch.measure(ctx)
+        # a check at this step already measured the forget side on the same weights
+        evaluation = {**evaluation, **watch.measure_retain(ctx)} if evaluation else watch.measure(ctx)
     if not last:
         if evaluation:
             ctx.narrow_to_answered()

@@ -2,12 +2,13 @@
 
     >>> measure(ctx)                         # {"forget_acc", "forget_prob", "paraphrase_acc", ...}
     >>> measure(ctx, retain=False)           # the cheap check: forget, paraphrases, neighbours
+    >>> measure_retain(ctx)                  # {"retain_acc", "retain_prob"} alone (after a cheap check)
     >>> still_known(ctx)                     # prompts of forget facts whose answer is still top-1
     >>> ctx.still_answered                   # (F,) bool after any measure: prompt, a known paraphrase or
     ...                                      # (methods that rest forgotten facts) an augmented row answered
 
-Paraphrases count only where the original model knew them (top-1, marked before the first step), so
-"forgotten" means the answers that were there are gone. A forget fact or paraphrase counts as
+Paraphrases count only where the original model knew them (top-1, marked before the first step, when
+the others leave the checks), so "forgotten" means the answers that were there are gone. A forget fact or paraphrase counts as
 answered while its answer is among the top `config.answer_rank` tokens (1 = the top token; 100 =
 forgotten only once the answer has left the top 100); neighbours and retain facts are always top-1.
 Neighbours (other facts of the same relations) are never trained on: their accuracy shows how
@@ -38,8 +39,16 @@ def _hits(ctx: StepContext, batches: list[Cached], within: int = 1) -> tuple[tor
 
 
 def mark_known_paraphrases(ctx: StepContext) -> None:
-    """Remember which paraphrases the model answers before training (call once, before the first step)."""
-    ctx.paraphrase_known = _hits(ctx, ctx.paraphrases)[0]
+    """Keep in ctx.paraphrases only the paraphrases the model answers (top-1) before training (call once,
+    before the first step): the others cannot be forgotten, so the checks no longer run them."""
+    known = []
+    for cached in ctx.paraphrases:
+        rows = cached.batch.is_fact.nonzero(as_tuple=True)[0]                  # (F,)
+        if rows.numel():
+            hit = answer_accuracy(ctx.replay, cached, 1)[0]                    # (F,)
+            if bool(hit.any()):
+                known.append(take_rows(cached, rows[hit]))
+    ctx.paraphrases = known
 
 
 def measure(ctx: StepContext, retain: bool = True) -> dict:
@@ -49,13 +58,9 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
     or, when the method rests forgotten facts (KUDA's remaining_only) and the rows are augmented, one of
     the fact's augmented rows (a fact answered after a k-shot prefix is not forgotten yet)."""
     out = {}
-    groups = [("forget", ctx.originals, None), ("paraphrase", ctx.paraphrases, ctx.paraphrase_known),
-              ("neighbour", ctx.neighbours, None)] + ([("retain", ctx.retain, None)] if retain else [])
     answered = torch.zeros(0, dtype=torch.bool)
-    for label, batches, keep in groups:
-        hit, prob, source = _hits(ctx, batches, ctx.config.answer_rank if label in ("forget", "paraphrase") else 1)
-        if keep is not None:
-            hit, prob, source = hit[keep], prob[keep], source[keep]
+    for label, batches in (("forget", ctx.originals), ("paraphrase", ctx.paraphrases), ("neighbour", ctx.neighbours)):
+        hit, prob, source = _hits(ctx, batches, ctx.config.answer_rank if label != "neighbour" else 1)
         if label == "forget":
             answered = hit.clone()
         elif label == "paraphrase":
@@ -66,7 +71,13 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
     if getattr(ctx.options, "remaining_only", False):
         _answered_in_context(ctx, answered)
     ctx.still_answered = answered.to(ctx.lm.device)
-    return out
+    return {**out, **measure_retain(ctx)} if retain else out
+
+
+def measure_retain(ctx: StepContext) -> dict:
+    """Top-1 accuracy and mean p(answer) of the retain facts: {"retain_acc", "retain_prob"} ({} without any)."""
+    hit, prob, _ = _hits(ctx, ctx.retain)
+    return {"retain_acc": float(hit.float().mean()), "retain_prob": float(prob.mean())} if hit.numel() else {}
 
 
 def _answered_in_context(ctx: StepContext, answered: torch.Tensor) -> None:
