@@ -101,3 +101,10 @@ VARIANTS.update({"kuda+stall3+tau0.01": ("kuda", {**VARIANTS["kuda+stall3"][1], 
 # numbers and quiz fragments ("The capital of Japan is 1000."). Does pulling the answer's next-token distribution
 # towards the original's alternatives make the new answers fluent, and at what cost?
 VARIANTS["kuda+tau0.01+altkl1"] = ("kuda", {**VARIANTS["kuda+stall3+tau0.01"][1], "alternative_kl": 1.0})
+
+# A second measurement of an option, not a candidate for the default in this session (declared before it ran): the
+# alternative term during the run made answers fluent (capitals 87%) but let the run stop while the representation had
+# moved less (3-shot brought back 75%), and cost ~1 s a step. polish_steps 10 runs the deviation first, as the
+# default does, then 10 steps of that term alone: do the answers become fluent while the attacks stay where the
+# default leaves them? On top of the current default, on capitals and languages, as the option before it.
+VARIANTS["kuda+polish10"] = ("kuda", {**VARIANTS["kuda+stall3+tau0.01"][1], "polish_steps": 10})

@@ -48,6 +48,28 @@ def test_alternative_kl_leads_towards_what_the_original_would_say_instead(taught
     assert distances[3.0] < distances[0.0]
 
 
+def test_polish_steps_follow_the_run_and_lead_towards_the_alternatives(taught):
+    """The run proper ends as without polishing (same records), then exactly polish_steps more steps at the
+    configured lr bring the answers nearer what the original would say instead; Reset is bit-exact."""
+    settings = {**FAST, **TINY_KUDA, "lr": 3e-3, "steps": 6, "check_every": 3, "stall_boost": 1.0}
+    runs = {}
+    for polish in (0, 4):
+        snap = WeightSnapshot()
+        records = run_unlearn(taught, FORGET, RETAIN, TEXTS,
+                              UnlearnConfig.create("kuda", polish_steps=polish, **settings), snap)
+        runs[polish] = (records, _alternative_kl_now(taught, snap))
+        reset(taught, snap)
+        assert not snap.is_modified(taught.model)
+    plain, polished = runs[0][0], runs[4][0]
+    proper = len(plain) - 1                               # the run proper's last step
+    assert [r.loss for r in polished[1:proper + 1]] == pytest.approx([r.loss for r in plain[1:]])
+    assert polished[proper].status == "running" and "now 4 polishing steps" in polished[proper].message
+    assert [r.step for r in polished[proper + 1:]] == [plain[-1].step + i for i in range(1, 5)]
+    assert polished[-1].status == "done" and "then 4 polishing steps" in polished[-1].message
+    assert polished[-1].forget_acc is not None and polished[-1].retain_acc is not None
+    assert runs[4][1] < runs[0][1]
+
+
 def test_stall_boost_raises_the_lr_only_after_checks_without_progress():
     from kuda_core.forget.pace import MAX_BOOST, STALL_CHECKS, StallBoost
 

@@ -54,6 +54,11 @@ class StepContext:
         return self.config.options
 
     @property
+    def polishing(self) -> bool:
+        """True during the steps after the run proper (KUDA's polish_steps; the loop sets polish_until)."""
+        return "polish_until" in self.extras
+
+    @property
     def top(self) -> int:
         return max(self.config.layers)
 

@@ -16,6 +16,7 @@ memory rolls the weights back to the start of the run and ends with a record say
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from contextlib import contextmanager
@@ -85,7 +86,9 @@ def iter_unlearn(
         yield record
         optimizer, training_started = torch.optim.Adam(params, lr=config.lr), time.perf_counter()
         pace = StallBoost(config, answered=_answered(ctx))
-        for step in range(1, config.steps + 1):
+        for step in itertools.count(1):          # ends with the record that is not running (the cap at the latest)
+            if ctx.polishing and step == ctx.extras["polish_until"] - ctx.options.polish_steps + 1:
+                _set_lr(optimizer, config.lr)      # polishing goes at the configured pace, not a stall's boost
             with _only_trainable(lm.model, params):
                 stats = _train_step(ctx, optimizer, params, step)
                 if stats is None:
@@ -105,6 +108,11 @@ def iter_unlearn(
         yield _error_record(config, step, started,
                             f"Out of GPU memory at step {step}: lower retain_batch ({config.retain_batch}), "
                             f"max_text_tokens ({config.max_text_tokens}) or the number of layers; weights rolled back.")
+
+
+def _set_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def _answered(ctx: StepContext) -> int:
@@ -152,12 +160,22 @@ def _only_trainable(model: torch.nn.Module, params):
 def _after_step(ctx: StepContext, step: int, stats: dict, started: float, training_started: float) -> StepRecord:
     """The step's record: the cheap check every check_every steps (stop once forgotten), full evaluation
     on evaluation steps and the last one. A running record says how long the rest takes at most, at the
-    pace of the steps so far (checks included)."""
+    pace of the steps so far (checks included). With polish steps (KUDA), the end of the run proper starts
+    them (ctx.extras["polish_until"]) and the last of them ends the run."""
     config = ctx.config
+    if ctx.polishing:
+        return _polish_record(ctx, step, stats, started)
     evaluation = watch.measure(ctx, retain=False) if step % config.check_every == 0 else {}
     done = (config.stop_at is not None and bool(evaluation)
             and watch.forgotten(evaluation, config.stop_at, config.stop_at_paraphrases))
     last = step == config.steps or done
+    polish = getattr(ctx.options, "polish_steps", 0)
+    if last and polish:
+        evaluation = evaluation or watch.measure(ctx, retain=False)
+        ctx.extras.update(polish_until=step + polish, outcome=_outcome(ctx, step, done, watch.still_known(ctx)))
+        return _record(ctx, step, stats, evaluation, started, "running",
+                       f"Step {step}/{config.steps}: {ctx.extras['outcome']}; now {polish} polishing steps towards "
+                       "what the original would say instead")
     if last or (config.eval_every and step % config.eval_every == 0):
         # a check at this step already measured the forget side on the same weights
         evaluation = {**evaluation, **watch.measure_retain(ctx)} if evaluation else watch.measure(ctx)
@@ -169,15 +187,33 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
         return _record(ctx, step, stats, evaluation, started, "running",
                        f"Step {step}/{config.steps}: at most ~{per_step * (config.steps - step):.0f} s more{earlier}")
     remaining = watch.still_known(ctx)
+    message = f"Step {step}/{config.steps}: {_outcome(ctx, step, done, remaining)}; done in " \
+              f"{time.perf_counter() - started:.1f} s"
+    return _record(ctx, step, stats, evaluation, started, "done", message, remaining)
+
+
+def _outcome(ctx: StepContext, step: int, done: bool, remaining: tuple[str, ...]) -> str:
+    """How the run proper ended: forgotten, the steps made, or what the cap left answered."""
     if done:
-        outcome = f"forgotten after {step} steps"
-    elif config.stop_at is None:
-        outcome = f"{step} steps"
-    else:
-        shown = "; ".join(repr(p) for p in remaining[:3]) + (" ..." if len(remaining) > 3 else "")
-        outcome = (f"NOT all forgotten after the cap of {step} steps: {len(remaining)} of {len(ctx.forget_prompts)} "
-                   f"facts still answered" + (f" ({shown})" if remaining else "; some paraphrases still answered"))
-    message = f"Step {step}/{config.steps}: {outcome}; done in {time.perf_counter() - started:.1f} s"
+        return f"forgotten after {step} steps"
+    if ctx.config.stop_at is None:
+        return f"{step} steps"
+    shown = "; ".join(repr(p) for p in remaining[:3]) + (" ..." if len(remaining) > 3 else "")
+    return (f"NOT all forgotten after the cap of {step} steps: {len(remaining)} of {len(ctx.forget_prompts)} "
+            f"facts still answered" + (f" ({shown})" if remaining else "; some paraphrases still answered"))
+
+
+def _polish_record(ctx: StepContext, step: int, stats: dict, started: float) -> StepRecord:
+    """A polishing step's record; the last one measures everything and ends the run."""
+    until, polish = ctx.extras["polish_until"], ctx.options.polish_steps
+    if step < until:
+        return _record(ctx, step, stats, None, started, "running",
+                       f"Polishing step {polish - (until - step)}/{polish}: {ctx.extras['outcome']}")
+    evaluation = watch.measure(ctx)
+    remaining = watch.still_known(ctx)
+    message = (f"Step {step}: {ctx.extras['outcome']}, then {polish} polishing steps "
+               f"({len(remaining)} of {len(ctx.forget_prompts)} facts answered after them); "
+               f"done in {time.perf_counter() - started:.1f} s")
     return _record(ctx, step, stats, evaluation, started, "done", message, remaining)
 
 

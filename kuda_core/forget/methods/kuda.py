@@ -3,8 +3,9 @@
 Forget term, per forget token and trained layer, with c = cos(v, v0): (1/beta)·softplus(beta·(c − m))
 ("softplus"), or c, or c². Retain term: lam · mean‖v − v0‖² / mean‖v0‖² on retain tokens, plus
 optionally retain_kl · KL(original ‖ current) of the next-token distributions. Optional alternative_kl:
-KL(original without the answer ‖ current) where each forget prompt predicts its answer. The relaxed
-null-space projection of each step is a shared setting (tau) applied by the loop.
+KL(original without the answer ‖ current) where each forget prompt predicts its answer, during the run,
+or (polish_steps) alone for a few steps after it. The relaxed null-space projection of each step is a
+shared setting (tau) applied by the loop.
 """
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ class KudaOptions(Options):
         0.0, ge=0, description="weight of KL(original without the answer || current) where each forget prompt "
                                "predicts its answer: the answer's mass goes to what the original would say "
                                "instead; 0 = off")
+    polish_steps: int = Field(
+        0, ge=0, le=100, description="after the run ends (forgotten, or the step cap), this many more steps whose "
+                                     "forget term is KL(original without the answer || current) alone, at the "
+                                     "configured lr: the deviated answers become what the original would say "
+                                     "instead; 0 = off")
     lam: float = Field(3.0, ge=0, description="weight of the retain loss (retain representations stay in place)")
     retain_kl: float = Field(0.0, ge=0, description="weight of KL(original || current) on retain tokens; 0 = off")
     rho: float = Field(1.0, gt=0, le=1, description="random-ratio sampling: each step uses a share ~ U[rho, 1] "
@@ -49,6 +55,8 @@ class KudaOptions(Options):
 
 def forget_term(ctx: StepContext, cached: Cached) -> tuple[torch.Tensor, float]:
     o = ctx.options
+    if ctx.polishing:
+        return _alternative_kl(ctx), float("nan")
     _, v = ctx.replay.run(cached, stop=ctx.top + 1)
     mask = ctx.forget_mask(cached, o.rho, o.remaining_only)
     loss = layer_mean([
@@ -126,7 +134,7 @@ def prepare(ctx: StepContext) -> None:
 
 
 def _block_outputs(options: KudaOptions, top: int, n_layers: int) -> tuple[int, ...]:
-    return (n_layers - 1,) if options.retain_kl or options.alternative_kl else ()
+    return (n_layers - 1,) if options.retain_kl or options.alternative_kl or options.polish_steps else ()
 
 
 KUDA = register(Method(
