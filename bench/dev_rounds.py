@@ -108,3 +108,12 @@ VARIANTS["kuda+tau0.01+altkl1"] = ("kuda", {**VARIANTS["kuda+stall3+tau0.01"][1]
 # default does, then 10 steps of that term alone: do the answers become fluent while the attacks stay where the
 # default leaves them? On top of the current default, on capitals and languages, as the option before it.
 VARIANTS["kuda+polish10"] = ("kuda", {**VARIANTS["kuda+stall3+tau0.01"][1], "polish_steps": 10})
+
+# Eleventh round (declared before it ran, in the session of the polish measurement). The default pushes every subject
+# token; a subject's first tokens are often shared ("United", "South", "New", "Czech") and the last subject token is
+# where causal tracing finds the fact. forget_tokens "subject_end" pushes the last subject token only (the same rows,
+# cut at the same place, so about the same time): fewer neighbours and answers broken? The current default runs again
+# next to it on the same machine and day (its times moved by up to 20% between days; bench/revision_speed.py), under
+# the same rule, applied to these two only: --choose --candidates kuda+default11,kuda+subject_end.
+VARIANTS["kuda+default11"] = ("kuda", dict(VARIANTS["kuda+stall3+tau0.01"][1]))
+VARIANTS["kuda+subject_end"] = ("kuda", {**VARIANTS["kuda+stall3+tau0.01"][1], "forget_tokens": "subject_end"})

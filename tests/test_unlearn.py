@@ -45,6 +45,8 @@ def test_forget_tokens_skip_leading_article():
     tokens = lm.tokenizer.convert_ids_to_tokens(row.ids)
     assert [tokens[i] for i in row.focus] == ["▁Eiffel", "▁Tower", "▁the"]
     assert fact_rows(lm, [FORGET[1]], "last")[0].focus == [row.answer_pos]
+    end = fact_rows(lm, [FORGET[1]], "subject_end")[0]
+    assert [tokens[i] for i in end.focus] == ["▁Tower"] and end.ids == row.ids
 
 
 def test_short_kuda_run_forgets_and_keeps(taught):

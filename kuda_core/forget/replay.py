@@ -25,7 +25,7 @@ from kuda_core.model.hooks import Hooks, first_tensor
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.tokens import answer_ids, encode, pad_ids, subject_range
 
-FORGET_TOKEN_MODES = ("subject+last", "subject", "last", "prompt", "all")
+FORGET_TOKEN_MODES = ("subject+last", "subject", "subject_end", "last", "prompt", "all")
 ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 
 
@@ -92,7 +92,8 @@ def fact_rows(lm: LoadedModel, facts, forget_tokens: str = "subject+last", max_a
             focus = [last]
         else:
             start, end = subject_range(lm.tokenizer, fact.prompt, strip_article(fact.subject))
-            focus = list(range(start, end)) + ([last] if forget_tokens == "subject+last" else [])
+            focus = [end - 1] if forget_tokens == "subject_end" else list(range(start, end))
+            focus += [last] if forget_tokens == "subject+last" else []
         rows.append(SeqRow(prompt_ids + answer, last, len(answer), sorted(set(focus)), index))
     return rows
 

@@ -45,8 +45,9 @@ class KudaOptions(Options):
     remaining_only: bool = Field(
         True, description="push only the facts still answered (prompt or a known paraphrase) at the last check; "
                            "forgotten ones rest, and are pushed again if they come back")
-    forget_tokens: Literal["subject+last", "subject", "last", "prompt", "all"] = Field(
-        "subject", description="forget-fact tokens whose representations are pushed away")
+    forget_tokens: Literal["subject+last", "subject", "subject_end", "last", "prompt", "all"] = Field(
+        "subject", description="forget-fact tokens whose representations are pushed away (subject_end: the last "
+                               "subject token only)")
     start_jitter: float = Field(
         0.0, ge=0, le=0.01, description="seeded nudge of the trained weights before the first step, relative to "
                                         "their size (1e-3 made runs repeat; 0 = off): the forget term is flat where a "
