@@ -31,6 +31,8 @@ def other_value(method: str, option: str):
         return next(c for c in choices if c != info.default)
     if info.annotation is bool:
         return not info.default
+    if info.annotation is int:
+        return info.default + 2
     upper = min([m.le for m in info.metadata if hasattr(m, "le")] or [1.0])
     return min(0.5, upper) if info.default in (0, 1) else info.default * 2
 
