@@ -56,7 +56,7 @@ AFTER_FORGET = [
     ("/export", {"path": "../outside"}, "outside"),
     ("/export", {"path": "a\x00b"}, "NUL"),
     ("/export", {"path": ""}, "Give a folder"),
-    ("/export", {"path": "not-a-bundle", "overwrite": True}, "not a bundle this app wrote"),
+    ("/export", {"path": "not-a-bundle", "overwrite": True}, "not written in this session"),
 ]
 
 
@@ -107,3 +107,7 @@ def test_a_client_exports_only_inside_the_runs_folder(api):
     message = client.predict(path="mine", api_name="/export")
     assert "Bundle written" in message and (runs / "mine" / "model" / "model.safetensors").is_file()
     assert "Bundle written" in client.predict(path="mine", overwrite=True, api_name="/export")   # its own bundle
+    from gradio_client import Client
+
+    other = Client(client.src, verbose=False)                       # another visitor may not replace it
+    assert "not written in this session" in refused(other, "/export", {"path": "mine", "overwrite": True})

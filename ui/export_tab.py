@@ -1,6 +1,7 @@
 """The "Export" tab: save the run configuration, write a run bundle, load a bundle back."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def save_config_clicked(visitor):
 
 @user_errors
 def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
-    target = export_path(path)
+    target = export_path(path).resolve()
+    if overwrite and target.exists() and target not in visitor.bundles:
+        raise ValueError(f"{target.name} was not written in this session: only your own bundles can be overwritten; "
+                         "choose another folder name")
     progress(0.1, desc="collecting")
     run = visitor.run if visitor.edit is not None else None
     config = run_config_of(run, HOST.source, HOST.device_request).to_dict() if run else {"model": HOST.source}
@@ -52,6 +56,7 @@ def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     with HOST.use(visitor.edit) as lm:
         written = export_bundle(target, lm, config, metrics=metrics, tables=tables, figures=figures,
                                 notes=status_of(visitor).replace("*", ""), overwrite=bool(overwrite))
+    visitor.bundles.add(written.resolve())
     listing = "\n".join(f"- {p.relative_to(written)}" for p in sorted(written.rglob("*")) if p.is_file())
     return f"Bundle written to `{written}`:\n{listing}"
 
@@ -73,7 +78,8 @@ def load_bundle_clicked(path: str, visitor, progress=gr.Progress()):
 
 
 def default_bundle_path() -> str:
-    return f"kuda-{datetime.now():%Y%m%d-%H%M%S}"
+    """A fresh folder name, made for every page load (two visitors never share one)."""
+    return f"kuda-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def build(visitor: gr.State) -> dict:
@@ -86,7 +92,7 @@ def build(visitor: gr.State) -> dict:
             config_file = gr.File(label="run.json")
         config_message = gr.Markdown("")
         with gr.Row():
-            path = gr.Textbox(value=default_bundle_path(), elem_id="export-path", scale=3,
+            path = gr.Textbox(value=default_bundle_path, elem_id="export-path", scale=3,
                               label=f"Bundle folder, inside the app's runs folder ({OPTIONS.runs_dir.resolve()})")
             overwrite = gr.Checkbox(value=False, label="Overwrite")
             export = gr.Button("Export bundle", variant="primary", elem_id="export-run")

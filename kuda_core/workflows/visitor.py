@@ -44,6 +44,7 @@ class Visitor:
     busy: str = ""                                    # the long job running for this visitor, if any
     folder: Path | None = None                        # where older runs' edits are kept (made on first need)
     edits: dict[int, Edit | Path] = field(default_factory=dict)   # run number -> its edit, or the folder it is in
+    bundles: set[Path] = field(default_factory=set)   # bundle folders this visitor wrote (the only ones it may replace)
 
     def state(self, host: ModelHost) -> tuple:
         """What results depend on: the base model's version and the edit (with its progress)."""
