@@ -12,11 +12,11 @@ import torch
 from kuda_core import cli
 from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.model.snapshot import state_dict_hash
-from kuda_core.model.tiny import tiny_model
+from tests.conftest import taught_model
 from kuda_core.report.bundle import load_bundle
 from kuda_core.workflows.visitor import Visitor
 
-FACTS = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris\nThe capital of Japan is | Japan | Tokyo"
+FACTS = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris.\nThe capital of Japan is | Japan | Tokyo."
 
 
 def _no_progress(*args, **kwargs):
@@ -25,10 +25,11 @@ def _no_progress(*args, **kwargs):
 
 @pytest.fixture
 def served(tmp_path):
-    """A tiny Llama saved to disk and served by the app's host, as app.py would serve a model folder."""
+    """A tiny Llama that knows the tiny corpus's facts (Forget has something to remove), saved to disk and served
+    by the app's host, as app.py would serve a model folder."""
     from ui.session import HOST, calibrate
 
-    lm = tiny_model("llama")
+    lm = taught_model("llama")
     lm.model.save_pretrained(tmp_path / "tiny")
     lm.tokenizer.save_pretrained(tmp_path / "tiny")
     HOST.load(str(tmp_path / "tiny"), device="cpu")

@@ -241,3 +241,15 @@ def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
     assert estimator.estimate("m", replace(config, steps=8), data) == pytest.approx(total + 4 * pace)
     assert estimator.estimate("other model", config, data) is None
     assert data_rows(data) == len(FORGET) + len(RETAIN) + len(TEXTS) + sum(len(f.paraphrases) for f in FORGET + RETAIN)
+
+
+def test_facts_the_model_does_not_answer_stop_the_run_before_any_step():
+    """Nothing to forget: a clear message at step 0, no step made, the weights as they were."""
+    lm = tiny_model("llama")
+    prompt = "The Eiffel Tower is located in the city of"
+    top = check_facts(lm, [prompt], [" x"])[0].top_token
+    unknown = [Fact(prompt, "Eiffel Tower", " Rome" if top != " Rome" else " Paris")]       # not its top-1
+    before = state_dict_hash(lm.model)
+    records = run_unlearn(lm, unknown, RETAIN, TEXTS, UnlearnConfig(**{**FAST, "steps": 5, "stop_at": 0.0}, options=TINY_KUDA))
+    assert [r.step for r in records] == [0, 0] and records[-1].status == "error"
+    assert records[-1].message.startswith("Nothing to forget") and state_dict_hash(lm.model) == before

@@ -68,10 +68,7 @@ def iter_unlearn(
     started = time.perf_counter()
     if not forget_facts:
         raise ValueError("No facts to forget")
-    bad = [i for i in config.layers if i >= lm.n_layers]
-    if bad:
-        raise ValueError(f"Layers {bad} do not exist: this model has {lm.n_layers} layers (0..{lm.n_layers - 1})")
-    modules = trainable_names(lm, config)
+    modules = trainable_names(lm, config)                  # ValueError naming the model's layers for a missing one
     params = [get_module(lm.model, n).weight for n in modules]
     names = [n + ".weight" for n in modules]
     if snapshot is not None:
@@ -84,6 +81,9 @@ def iter_unlearn(
             record = _start(ctx, started, f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                                           f"{len(general_texts)} texts; {ctx.note}")
         yield record
+        if config.stop_at is not None and not bool(ctx.still_answered.any()):
+            yield _record(ctx, 0, None, None, started, "error", _nothing_to_forget(ctx))
+            return
         optimizer, training_started = torch.optim.Adam(params, lr=config.lr), time.perf_counter()
         pace = StallBoost(config, answered=_answered(ctx))
         for step in itertools.count(1):          # ends with the record that is not running (the cap at the latest)
@@ -129,12 +129,24 @@ def _paced(record: StepRecord, ctx: StepContext, pace: StallBoost, optimizer) ->
 
 
 def _start(ctx: StepContext, started: float, message: str) -> StepRecord:
-    """The record before the first step: what the model answers, paraphrases known, batches narrowed."""
+    """The record before the first step: what the model answers, paraphrases known, batches narrowed;
+    the message names the forget facts the model does not answer (nothing there to remove)."""
     watch.mark_known_paraphrases(ctx)
     turns.give_turn()
     evaluation = watch.measure(ctx)
     ctx.narrow_to_answered()
+    unknown = [p for p, known in zip(ctx.forget_prompts, ctx.still_answered.tolist()) if not known]
+    if unknown and len(unknown) < len(ctx.forget_prompts):
+        shown = "; ".join(repr(p) for p in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+        message += f"; {len(unknown)} forget facts are not answered by the model even before training ({shown})"
     return _record(ctx, 0, None, evaluation, started, "start", message)
+
+
+def _nothing_to_forget(ctx: StepContext) -> str:
+    rank = "top-1" if ctx.config.answer_rank == 1 else f"top-{ctx.config.answer_rank}"
+    return (f"Nothing to forget: the model does not answer any of the {len(ctx.forget_prompts)} forget facts (the "
+            f"answer is not its {rank} next token, with or without a paraphrase or context), so no step was made "
+            "and the weights are unchanged. Check the answers: Locate and Compare show what the model says.")
 
 
 @contextmanager
