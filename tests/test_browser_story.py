@@ -93,8 +93,13 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     assert "top-1 accuracy" in page.locator("#evaluate-table").inner_text()
     screenshot(page, "story_5_evaluate")
 
+    # Every tab opened after Forget says the visitor's edit is in effect (not "original weights")
+    page.get_by_role("tab", name="Model").click()
+    _wait_text(page, "#model-info", "your edit", 60_000)
+
     # Export: a bundle folder with the model and the report
     page.get_by_role("tab", name="Export").click()
+    _wait_text(page, "#export-status", "your edit", 60_000)
     target = RUNS / f"story-{tmp_path.name}"
     page.locator("#export-path textarea, #export-path input").first.fill(target.name)
     page.locator("#export-run").click()

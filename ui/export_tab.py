@@ -101,7 +101,7 @@ def build(visitor: gr.State) -> dict:
             load_path = gr.Textbox(label="Load a bundle (folder) as the model for everyone", scale=3)
             load = gr.Button("Load bundle")
         load_message = gr.Markdown("")
-        status = gr.Markdown("")
+        status = gr.Markdown("", elem_id="export-status")
     save.click(save_config_clicked, [visitor], [config_file, config_message], api_name="save_config")
     export.click(export_clicked, [path, overwrite, visitor], [export_message], api_name="export")
     load.click(load_bundle_clicked, [load_path, visitor], [load_message, status], api_name="load_bundle",

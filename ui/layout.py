@@ -27,7 +27,7 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="KUDA: locate and forget knowledge", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# KUDA: locate, forget and inspect knowledge in a language model")
         visitor = visitor_state()
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             model = model_tab.build(visitor)
             located = locate_tab.build(visitor)
             forget = forget_tab.build(visitor, located["layers"], forget_tab.typed_row(*located["fact"]))
@@ -47,8 +47,11 @@ def build_app() -> gr.Blocks:
         estimate_changed, estimate_inputs, estimate = located["estimate"]
         demo.load(estimate_changed, estimate_inputs, [estimate], api_visibility="private")
         statuses = [forget["status"], export["status"]]
-        demo.load(lambda v: (model_tab.model_info(v), *[status_of(v)] * len(statuses)), [visitor],
-                  [model["info"], *statuses], api_visibility="private")
+
+        def refresh(v):
+            return model_tab.model_info(v), *[status_of(v)] * len(statuses)
+        for event in (demo.load, tabs.select):                     # a tab opened shows the edit in effect now
+            event(refresh, [visitor], [model["info"], *statuses], api_visibility="private")
     return demo
 
 
