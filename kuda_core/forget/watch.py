@@ -8,9 +8,10 @@
     ...                                      # (methods that rest forgotten facts) an augmented row answered
 
 Paraphrases count only where the original model knew them (top-1, marked before the first step, when
-the others leave the checks), so "forgotten" means the answers that were there are gone. A forget fact or paraphrase counts as
-answered while its answer is among the top `config.answer_rank` tokens (1 = the top token; 100 =
-forgotten only once the answer has left the top 100); neighbours and retain facts are always top-1.
+the others leave the checks), so "forgotten" means the answers that were there are gone. A forget
+fact or paraphrase counts as answered while its answer is among the top `config.answer_rank` tokens
+(1 = the top token; 100 = forgotten only once the answer has left the top 100); neighbours and retain
+facts are always top-1.
 Neighbours (other facts of the same relations) are never trained on: their accuracy shows how
 precise the forgetting is.
 """
