@@ -6,8 +6,8 @@
 For changes meant to make a run faster without changing what it does. The base revision is checked
 out in a temporary git worktree; each run is a fresh process (base and current alternate, so that
 this machine's drift hits both alike) that unlearns one dev topic with KUDA's frozen settings on the
-layers Locate suggests, exactly as bench/robustness.py does, and prints the time inside the run
-(setup, steps, checks), its steps, the final record's measures and a hash of the trained weights.
+layers Locate suggests, exactly as bench/robustness.py does, and prints the time of the whole run
+(setup, steps and checks), its steps, the final record's measures and a hash of the trained weights.
 The last lines give the ratio of the mean times and whether the two revisions ended on the same
 weights and measures (same weights: the change did not change the run).
 """

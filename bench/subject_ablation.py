@@ -27,18 +27,18 @@ import torch  # noqa: E402
 
 from quality import DEV_TOPICS, suggested_layers, topic_data  # noqa: E402
 
+from kuda_core.data.checks import check_facts  # noqa: E402
 from kuda_core.forget.replay import fact_rows  # noqa: E402
 from kuda_core.model.generation import greedy_batch  # noqa: E402
 from kuda_core.model.hooks import Hooks  # noqa: E402
 from kuda_core.model.loading import load_model  # noqa: E402
-from kuda_core.model.tokens import answer_token_id  # noqa: E402
 
 
-def subject_outputs(lm, facts, layers) -> list[dict[int, torch.Tensor]]:
-    """Per fact, {layer: MLP output at its subject tokens (S, d)} on the current weights."""
+def subject_outputs(lm, rows, layers) -> list[dict[int, torch.Tensor]]:
+    """Per fact row, {layer: MLP output at its subject tokens (S, d)} on the current weights."""
     names = {layer: lm.spec.mlp.format(layer) for layer in layers}
     out = []
-    for row in fact_rows(lm, facts, "subject"):
+    for row in rows:
         with torch.no_grad(), Hooks(lm.model, capture_outputs=list(names.values())) as rec:
             lm.model(input_ids=torch.tensor([row.ids], device=lm.device))
         out.append({layer: rec.outputs[name][0, row.focus] for layer, name in names.items()})
@@ -60,10 +60,9 @@ def answered_with(lm, fact, row, layers, replacement: dict[int, torch.Tensor] | 
         return edit
     edits = {lm.spec.mlp.format(layer): edit_for(layer) for layer in layers} if replacement else {}
     with torch.no_grad(), Hooks(lm.model, edit_outputs=edits):
-        ids = torch.tensor([row.ids[:row.answer_pos + 1]], device=lm.device)                 # the prompt
-        top = int(lm.model(input_ids=ids).logits[0, -1].argmax())
+        check = check_facts(lm, [fact.prompt], [fact.answer])[0]           # one prompt: no padding shifts focus
         text = greedy_batch(lm, [fact.prompt], 12)[0]
-    return top == answer_token_id(lm.tokenizer, fact.prompt, fact.answer), text
+    return check.top1_ok, text
 
 
 def replacements(outputs: list[dict[int, torch.Tensor]], i: int, kind: str, generator) -> dict | None:
@@ -89,8 +88,8 @@ def main() -> None:
     lm = load_model("default")
     facts = list(topic_data(args.topic).forget)
     layers = suggested_layers(lm, facts)
-    outputs = subject_outputs(lm, facts, layers)
     rows = fact_rows(lm, facts, "subject")
+    outputs = subject_outputs(lm, rows, layers)
     generator = torch.Generator().manual_seed(0)
 
     print(f"{args.topic}: {len(facts)} forget facts, layers {layers}, every subject token")
