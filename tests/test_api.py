@@ -38,7 +38,6 @@ BEFORE_FORGET = [
     ("/forget", {"topics": []}, "Pick at least one topic"),
     ("/forget", {"facts": FACT, "settings": '{"steps": 0}'}, "steps must be >= 1"),
     ("/forget", {"facts": FACT, "holdout": 1.5}, "held-out fraction"),
-    ("/compare", {"chosen": ["forget facts"]}, "Run Forget first"),
     ("/compare", {"chosen": [], "free_text": ""}, "Choose at least one prompt set"),
     ("/drift", {}, "run Forget first"),
     ("/evaluate", {}, "Run Forget first"),

@@ -186,6 +186,7 @@ def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     visitor = Visitor()
     outputs = list(run_clicked(form_data(form, visitor, **TYPED, layers=[1], steps=3, lr=1e-2), progress=_no_progress))
     assert "Step 3/3" in outputs[-1][3]                                   # no estimate before the first timed run
+    assert outputs[0][3].startswith("Preparing: checking which forget facts the model answers (2 facts)") and "estimated" not in outputs[0][3]
     model = model_key()
     assert FORGET_ESTIMATOR.estimate(model, visitor.run.config, visitor.run.data) > 0
     FORGET_ESTIMATOR.per_step[(model, "kuda")] = 10.0                     # as if this machine took 10 s a step
@@ -195,6 +196,7 @@ def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     assert visitor.run.config.steps == 3                                   # nothing ran
     FORGET_ESTIMATOR.per_step[(model, "kuda")] = 1e-3                     # the second click starts it anyway
     started = list(run_clicked(long, progress=_no_progress))
+    assert "edited layers (1) for the null-space" in started[0][3] and "estimated at about" in started[0][3]
     assert visitor.run.config.steps == 50 and "Step" in started[-1][3]
 
 
@@ -211,3 +213,37 @@ def test_the_forget_form_describes_the_augmentation_it_shows():
     assert (config.stall_boost, config.answer_rank) == (2.0, 10)
     with pytest.raises(ValueError, match="augment_copies"):
         unlearn_config({**values, "augment_copies": 0})
+
+
+def test_compare_without_a_run_says_so_and_compares_free_text(served):
+    """On its defaults (the facts' sets ticked) Compare tells a visitor without a run what to do, in the summary,
+    instead of failing; with free text it compares that and says the sets were left out."""
+    from ui import compare_tab
+
+    visitor, sets = Visitor(), ["forget facts", "neighbours (held out)", "other facts (held out)"]
+    told = list(compare_tab.compare_clicked(sets, "", 8, 4, visitor, progress=_no_progress))
+    assert len(told) == 1 and "no Forget run of yours" in told[0][2] and told[0][0].empty
+    shown = list(compare_tab.compare_clicked(sets, "The capital of Japan is", 8, 4, visitor, progress=_no_progress))
+    summary, table = shown[-1][2], shown[-1][0].data
+    assert "only the free-text prompts are compared" in summary and "Done." in summary
+    assert list(table["set"]) == ["free text"] and table["original"][0] == table["unlearned"][0]
+
+
+def test_a_trace_timed_on_a_busy_moment_is_timed_again_before_asking(served):
+    """A calibration made while the machine was busy (here: far too slow) would ask for a second click; the
+    model is timed again first, and the trace starts at once."""
+    from ui import locate_tab
+    from ui.confirm import CONFIRM_ABOVE_S
+    from ui.session import ESTIMATOR, HOST
+
+    with gr.Blocks():
+        form = locate_tab.build(gr.State(Visitor()))["form"]
+    _, trace_clicked, _, _ = locate_tab.make_handlers(form)
+    visitor, lm = Visitor(), HOST.require()
+    values = dict(prompt="The capital of Japan is", subject="Japan", answer="", kinds=["mlp"], samples=2, window=2)
+    fair = ESTIMATOR.estimate(lm, values["prompt"], "Japan", ["mlp"], 2)
+    ESTIMATOR._token_seconds[id(lm.model)] *= 10 * CONFIRM_ABOVE_S / fair          # ten times the confirm limit
+    assert ESTIMATOR.estimate(lm, values["prompt"], "Japan", ["mlp"], 2) > CONFIRM_ABOVE_S
+    outputs = list(trace_clicked(form_data(form, visitor, **values), progress=_no_progress))
+    assert "Click again" not in outputs[0][3] and "Done in" in outputs[-1][3]
+    assert ESTIMATOR.estimate(lm, values["prompt"], "Japan", ["mlp"], 2) < CONFIRM_ABOVE_S

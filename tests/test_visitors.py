@@ -79,6 +79,24 @@ def test_run_history_keeps_older_edits_on_disk_and_applies_them(host, tmp_path):
     assert not folder.exists()
 
 
+def test_a_run_stopped_before_its_first_step_leaves_the_original_in_effect(host):
+    """Stopped while preparing (the start record only): listed in the history, no edit kept, nothing in effect,
+    and the visitor's earlier edit is not silently left as if the new run had made it."""
+    visitor = Visitor()
+    list(jobs.iter_forget(host, visitor, new_run(steps=2)))
+    assert visitor.is_edited(host) and visitor.run.number == 1
+    records = jobs.iter_forget(host, visitor, new_run(steps=2))
+    start = next(records)
+    assert start.step == 0
+    records.close()                                              # what Stop does to the generator
+    assert [r.number for r in visitor.runs] == [1, 2] and visitor.runs[1].steps_done == 0
+    assert visitor.edit is None and visitor.run is None and "original weights" in visitor.status(host)
+    with pytest.raises(ValueError, match="changed no weights"):
+        visitor.apply_run(2, host)
+    visitor.apply_run(1, host)                                   # the earlier run can still be applied
+    assert visitor.is_edited(host)
+
+
 def test_an_edit_from_a_replaced_model_is_refused(host):
     visitor = Visitor()
     list(jobs.iter_forget(host, visitor, new_run(steps=1)))

@@ -39,6 +39,11 @@ def _attack_table(report) -> pd.DataFrame:
                          for a in report.attacks])
 
 
+def _shown(name: str, value: float) -> str:
+    """A summary figure as people read it: ranks as whole numbers, shares as percentages."""
+    return f"{value:.0f}" if "rank" in name else f"{value:.0%}"
+
+
 @user_errors
 def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
     attack = AttackConfig(shots=int(shots), question_examples=int(examples))
@@ -56,7 +61,7 @@ def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
                 if "unlearned" in report.lens else None)
         curve = relearn_curve([vars(r) for r in report.relearn]) if report.relearn else None
         yield _attack_table(report), heat, curve, f"Running: {report.message}"
-    summary = "; ".join(f"{k}: {v:.2f}" for k, v in report.summary.items() if v == v)
+    summary = "; ".join(f"{k}: {_shown(k, v)}" for k, v in report.summary.items() if v == v)
     if not report.relearn:
         summary += (". Relearning was skipped: it trains on half of the forget facts and measures the other half, "
                     "so it needs at least two forget facts (and held-out retain facts for its control)")

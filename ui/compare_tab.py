@@ -33,17 +33,27 @@ def _numbers(frame: pd.DataFrame):
     return frame[NUMBER_COLUMNS].style.format({"p before": "{:.4f}", "p after": "{:.4f}", "ppl (original model)": "{:.1f}"})
 
 
+NO_RUN = "Your model is the original one (no Forget run of yours in effect)"
+
+
 @user_errors
 def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=gr.Progress()):
     data = visitor.run.data if visitor.run is not None and visitor.edit is not None else None
-    rows = compare_prompts(data, chosen or [], free_text, int(limit or 0))
+    chosen, note = list(chosen or []), ""
+    if data is None and any(name != "free text" for name in chosen):
+        if not (free_text or "").strip():
+            yield (pd.DataFrame(), pd.DataFrame(), f"{NO_RUN}: run Forget, then compare its facts here, or type "
+                   "free-text prompts to see the original model's answers.")
+            return
+        chosen, note = ["free text"], f"{NO_RUN}: only the free-text prompts are compared. "
+    rows = compare_prompts(data, chosen, free_text, int(limit or 0))
     config = CompareConfig(max_new_tokens=int(max_new_tokens), top_k=5)
     table = None
     for done, total, table in jobs.iter_compare(HOST, visitor, rows, config):
         progress(done / total, desc=f"prompt {done}/{total}")
-        yield _styled(table), _numbers(table), answers_summary(table)
+        yield _styled(table), _numbers(table), note + answers_summary(table)
     visitor.keep("comparison", table, HOST)
-    yield _styled(table), _numbers(table), ("Done. " + answers_summary(table) + ". " + FLUENCY_HELP)
+    yield _styled(table), _numbers(table), (note + "Done. " + answers_summary(table) + ". " + FLUENCY_HELP)
 
 
 @user_errors

@@ -4,8 +4,8 @@
     ... def handler(...): ...
 
 Expected errors (bad input, missing files, a model that does not fit) are logged in one line and
-shown as they are; anything else is a fault: its traceback goes to the log and the user is told
-so. Messages are HTML-escaped: what a visitor typed is never rendered as markup.
+shown as they are; anything else is a fault: its traceback goes to the log (once) and the user is
+told so. Messages are HTML-escaped: what a visitor typed is never rendered as markup.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def to_gradio(error: Exception) -> gr.Error:
     else:
         log.exception("unexpected error in a handler")
         message = f"Something went wrong on the server ({type(error).__name__}); the app keeps running."
-    return gr.Error(html.escape(message[:800], quote=False))
+    # logged above in one line (or with its traceback for a fault): gradio need not print it again
+    return gr.Error(html.escape(message[:800], quote=False), print_exception=False)
 
 
 def user_errors(handler):

@@ -14,6 +14,7 @@ from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.forget.tuning import TuneConfig
 from kuda_core.report.plots import training_curves
 from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
+from kuda_core.data.wording import counted
 from kuda_core.workflows import jobs
 from kuda_core.workflows.data import build_split
 from kuda_core.workflows.runs import RunRecord
@@ -41,8 +42,8 @@ def verdict(run: RunRecord) -> str:
     last, m = run.last, run.metrics
     if last is None:
         return "Nothing ran."
-    parts = [f"**{'Forgotten' if not last.remaining else f'{len(last.remaining)} facts still answered'}**"
-             f" after {last.step} steps ({run.seconds:.0f} s)"]
+    left = counted(len(last.remaining), "fact still answered", "facts still answered")
+    parts = [f"**{'Forgotten' if not last.remaining else left}** after {counted(last.step, 'step')} ({run.seconds:.0f} s)"]
     if last.paraphrase_acc is not None:
         parts.append(f"paraphrases still answered: {last.paraphrase_acc:.0%}")
     if last.neighbour_acc is not None:
@@ -72,6 +73,16 @@ def _figures(run: RunRecord):
     return forget_progress(rows, run.config.stop_at), details
 
 
+def preparing_message(run: RunRecord, estimated: float | None) -> str:
+    """What the visitor reads while a run prepares (before its first record)."""
+    layers = ", ".join(map(str, run.config.layers))
+    when = f" Up to the step cap the run is estimated at about {estimated:.0f} s." if estimated else ""
+    keys = (f" and collecting the retained keys of the edited layers ({layers}) for the null-space projection"
+            if run.config.tau is not None else f" on the edited layers ({layers})")
+    return (f"Preparing: checking which forget facts the model answers ({counted(len(run.data.forget), 'fact')})"
+            f"{keys}; the first step follows.{when}")
+
+
 @user_errors
 def run_clicked(form: Form, data, progress=gr.Progress()):
     values, visitor = form.values(data), data[form["visitor"]]
@@ -83,6 +94,8 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
         yield gr.update(), gr.update(), gr.update(), question + " (fewer facts or steps)", status_of(visitor)
         return
     started = time.perf_counter()
+    progress(0.0, desc="preparing")
+    yield gr.update(), gr.update(), gr.update(), preparing_message(run, estimated), status_of(visitor)
     for record in jobs.iter_forget(HOST, visitor, run, OPTIONS.runs_dir):
         progress(record.step / config.steps, desc=record.message)
         if record.status == "error":

@@ -14,10 +14,10 @@ from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
 from kuda_core.model.tokens import find_subject
 from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
-from ui.confirm import asks_first
+from ui.confirm import CONFIRM_ABOVE_S, asks_first
 from ui.errors import user_errors
 from ui.forms import Form
-from ui.session import ESTIMATOR, HOST, OPTIONS
+from ui.session import ESTIMATOR, HOST, OPTIONS, calibrate
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
@@ -133,6 +133,9 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
                *_outputs(scored, values), scored, _downloads(results, visitor))
         return
     estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
+    if estimated > CONFIRM_ABOVE_S:       # before asking, time the model again: a busy moment may have misled
+        calibrate()                       # the last timing (a few forward passes)
+        estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
     question = asks_first(visitor, "trace", key, estimated, "This trace")
     if question:
         yield (*_heatmaps({}), question + " (fewer kinds, samples or tokens)", keep, keep, keep, keep, None)

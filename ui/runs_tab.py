@@ -6,6 +6,7 @@ import pandas as pd
 
 from kuda_core.forget.methods import REGISTRY
 from kuda_core.report.progress_plots import runs_scatter
+from kuda_core.data.wording import counted
 from ui.errors import user_errors
 from ui.session import HOST, status_of
 
@@ -35,7 +36,7 @@ def refresh(colour, visitor):
     table = pd.DataFrame(rows).drop(columns=["method"]).round(3)
     plotted = [r for r in rows if r["forget"] is not None and r["neighbours"] is not None]
     figure = runs_scatter(plotted, COLOUR_BY[colour]) if plotted else None
-    return table, figure, f"{len(rows)} runs. {status_of(visitor)}"
+    return table, figure, f"{counted(len(rows), 'run')}. {status_of(visitor)}"
 
 
 @user_errors
@@ -48,7 +49,7 @@ def apply_clicked(number, colour, visitor):
 
 
 def build(visitor: gr.State) -> None:
-    with gr.Tab("Runs", id="runs"):
+    with gr.Tab("Runs", id="runs") as tab:
         gr.Markdown("Your Forget runs side by side (KUDA and the baselines on the same facts: the paper's "
                     "comparison, made interactive). Apply one to make it your model again; the Export tab then "
                     "exports it.")
@@ -62,5 +63,6 @@ def build(visitor: gr.State) -> None:
             number = gr.Number(value=None, precision=0, label="Run number")
             apply = gr.Button("Apply this run", elem_id="runs-apply")
     show.click(refresh, [colour, visitor], [table, scatter, message], api_name="runs")
+    tab.select(refresh, [colour, visitor], [table, scatter, message], api_visibility="private")   # opened: up to date
     colour.change(refresh, [colour, visitor], [table, scatter, message], api_visibility="private")
     apply.click(apply_clicked, [number, colour, visitor], [table, scatter, message], api_name="apply_run")

@@ -6,4 +6,5 @@
     rows      forget / retain rows from files, typed text or Hugging Face datasets
     splits    DataSplit: forget, retain used / held out, texts used / held out
     checks    check_facts: does the model know a fact (greedy top-1 of the answer's first token)
+    wording   counted nouns in the messages people read ("1 fact", "3 facts")
 """

@@ -18,6 +18,7 @@ from typing import Sequence, TypeVar
 
 from kuda_core.data.facts import Fact
 from kuda_core.data.probes import split_by_topic
+from kuda_core.data.wording import counted
 from kuda_core.data.rows import RowSet, check_overlap
 
 T = TypeVar("T")
@@ -71,7 +72,7 @@ def split_probes(facts: Sequence[Fact], texts: Sequence[str], topics: Sequence[s
     forget = [f for f in facts if f in chosen or f.prompt in wanted]
     retain = [f for f in facts if f not in forget]
     what = ", ".join(topics) if topics else f"{len(forget)} chosen facts"
-    return _split(forget, retain, texts, holdout_fraction, seed, f"forget {len(forget)} facts ({what})")
+    return _split(forget, retain, texts, holdout_fraction, seed, f"forget {counted(len(forget), 'fact')} ({what})")
 
 
 def split_rows(forget: RowSet, retain: RowSet | None, texts: Sequence[str], holdout_fraction: float = 0.25,
@@ -87,7 +88,7 @@ def split_rows(forget: RowSet, retain: RowSet | None, texts: Sequence[str], hold
             shown = "; ".join(f"{o.reason}: {o.forget_row!r:.60}" for o in overlaps[:3])
             raise ValueError(f"{len(overlaps)} forget row(s) also appear in the retain set ({shown})")
     return _split(list(forget.facts), retain_facts, [*extra_texts, *texts], holdout_fraction, seed,
-                  f"forget {len(forget.facts)} facts from {forget.source}")
+                  f"forget {counted(len(forget.facts), 'fact')} from {forget.source}")
 
 
 def probes_without(forget: RowSet, probes: Sequence[Fact]) -> RowSet:

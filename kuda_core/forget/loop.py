@@ -35,6 +35,7 @@ from kuda_core.forget.setup import build_context, trainable_names
 from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
+from kuda_core.data.wording import counted
 
 
 def reset(lm: LoadedModel, snapshot: WeightSnapshot) -> None:
@@ -207,9 +208,9 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
 def _outcome(ctx: StepContext, step: int, done: bool, remaining: tuple[str, ...]) -> str:
     """How the run proper ended: forgotten, the steps made, or what the cap left answered."""
     if done:
-        return f"forgotten after {step} steps"
+        return f"forgotten after {counted(step, 'step')}"
     if ctx.config.stop_at is None:
-        return f"{step} steps"
+        return counted(step, "step")
     shown = "; ".join(repr(p) for p in remaining[:3]) + (" ..." if len(remaining) > 3 else "")
     return (f"NOT all forgotten after the cap of {step} steps: {len(remaining)} of {len(ctx.forget_prompts)} "
             f"facts still answered" + (f" ({shown})" if remaining else "; some paraphrases still answered"))

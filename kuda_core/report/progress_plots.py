@@ -16,7 +16,7 @@ from kuda_core.report.plots import LAYOUT
 
 CURVE_TITLES = {
     "loss": "total loss", "forget_loss": "forget loss", "retain_loss": "retain loss",
-    "krd": "forget representations moved (KRD, 1 - cos)", "retain_drift": "retain representations moved (1 - cos)",
+    "krd": "forget representations moved (KRD, 1 - cos: 0 same, 1 orthogonal, 2 opposite)", "retain_drift": "retain representations moved (1 - cos)",
     "grad_cos": "cos(forget gradient, retain gradient)", "forget_acc": "forget facts answered (share)",
     "retain_acc": "retain facts answered (share)", "neighbour_acc": "neighbours answered (share)",
     "paraphrase_acc": "paraphrases answered (share)",

@@ -104,7 +104,7 @@ class DriftSummary:
 
     def lines(self) -> list[str]:
         """Readable lines: KRD, then the largest drift per set."""
-        out = [f"KRD on the edited layers {list(self.edited)}: {self.krd:.3f} (0 = unchanged, 1 = orthogonal)"]
+        out = [f"KRD on the edited layers {list(self.edited)}: {self.krd:.3f} (1 - cos: 0 = unchanged, 1 = orthogonal, 2 = opposite)"]
         for name, curve in self.cosine.items():
             out.append(f"{name}: max 1-cos {curve.max():.4f} (layer {int(curve.argmax())}), "
                        f"max relative L2 {self.relative_l2[name].max():.4f}")

@@ -59,9 +59,14 @@ class Visitor:
         return self.edit
 
     def keep_run(self, run: RunRecord, edit: Edit, disk_root: Path | None = None) -> None:
-        """Add a finished (or stopped) run and its edit to the history."""
+        """Add a finished (or stopped) run and its edit to the history. A run that changed no weight
+        (stopped while preparing, or nothing to forget) keeps no edit: the original model is in effect."""
         run.number = max((r.number for r in self.runs), default=0) + 1
         self.runs.append(run)
+        if not edit.is_modified():
+            if self.edit is edit:
+                self.reset()
+            return
         self.edits[run.number] = edit
         in_memory = [n for n, e in self.edits.items() if isinstance(e, Edit)]
         for number in in_memory[:-MAX_EDITS_IN_MEMORY]:
@@ -91,7 +96,8 @@ class Visitor:
     def edit_of(self, number: int) -> Edit:
         edit = self.edits.get(number)
         if edit is None:
-            raise ValueError(f"Run {number} kept no weights (it was stopped before its first step)")
+            raise ValueError(f"Run {number} changed no weights (stopped before its first step, or nothing to forget): "
+                             "the original model is what it left")
         return edit if isinstance(edit, Edit) else Edit.load(edit)
 
     def apply_run(self, number: int, host: ModelHost) -> RunRecord:
