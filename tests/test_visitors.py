@@ -170,3 +170,24 @@ def test_checks_report_attacks_lens_and_relearning(host):
     assert "relearn recovery @4" in last.summary and "relearn recovery @4" in visitor.run.metrics
     assert state_dict_hash(host.lm.model) == base                                     # shared model untouched
     assert all(torch.equal(edit_values[n], visitor.edit.values[n]) for n in edit_values)   # the edit too
+
+
+def test_relearning_a_single_forgotten_fact_trains_on_facts_of_its_relation(host):
+    """One forgotten fact (the newcomer's story) has no second half: relearning trains on other facts of its
+    relation (never one with its answer) and measures the fact itself, next to a control of unrelated facts."""
+    from kuda_core.inspect.attacks.relearn import RelearnConfig, same_relation_facts
+
+    eiffel = Fact("The Eiffel Tower is located in the city of", "Eiffel Tower", " Paris", relation="landmark city")
+    landmarks = [Fact("The Colosseum is in", "Colosseum", " Rome", relation="landmark city"),
+                 Fact("Big Ben is in", "Big Ben", " London", relation="landmark city"),
+                 Fact("The Louvre is in the city of", "Louvre", " Paris", relation="landmark city")]
+    assert same_relation_facts(eiffel, [*landmarks, *RETAIN]) == landmarks[:2]       # not the one answered Paris
+    data = split_rows(RowSet([eiffel], [], "forget"), RowSet([*landmarks, *RETAIN], [], "retain"), TEXTS,
+                      holdout_fraction=0.25)
+    config = UnlearnConfig.create("kuda", layers=(1, 2), steps=20, lr=2e-2, tau=None, stop_at=None)
+    visitor = Visitor()
+    list(jobs.iter_forget(host, visitor, RunRecord(DataChoice(facts=(eiffel,)), data, config)))
+    last = list(gone.iter_checks(host, visitor, relearn=RelearnConfig(steps=(2, 4))))[-1]
+    assert last.relearn_on == "2 facts of the forgotten fact's relation"
+    assert [r.arm for r in last.relearn] == ["before", "relearn", "relearn", "control", "control"]
+    assert "relearn recovery @4" in last.summary and last.relearn[-1].recovery is not None

@@ -24,7 +24,8 @@ the answer is still near the top in the layers above the edited ones, it is hidd
 
 **Relearning.** A short fine-tuning of the edited projections on half of the forgotten facts, then the other half is
 measured, next to a control fine-tuned on unrelated facts. Recovery beyond the control means the other facts were
-still there, waiting.
+still there, waiting. A single forgotten fact is measured after training on a few facts of its relation (never one
+with its answer): if that brings it back, the relation's training undoes the forgetting.
 
 **Tracing after unlearning.** Causal tracing of one forget fact on the original and on your model: if restoring
 clean states no longer brings the answer back, the route that carried it is gone.
@@ -59,12 +60,14 @@ def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
         heat = (lens_heatmap(report.lens["unlearned"].ranks, labels, report.edited,
                              "Logit lens after unlearning: the answer's rank after each layer")
                 if "unlearned" in report.lens else None)
-        curve = relearn_curve([vars(r) for r in report.relearn]) if report.relearn else None
+        curve = relearn_curve([vars(r) for r in report.relearn], report.relearn_on) if report.relearn else None
         yield _attack_table(report), heat, curve, f"Running: {report.message}"
     summary = "; ".join(f"{k}: {_shown(k, v)}" for k, v in report.summary.items() if v == v)
-    if not report.relearn:
-        summary += (". Relearning was skipped: it trains on half of the forget facts and measures the other half, "
-                    "so it needs at least two forget facts (and held-out retain facts for its control)")
+    if report.relearn:
+        summary += f". Relearning trained on {report.relearn_on} (the plot: what came back, against the control)"
+    else:
+        summary += (". Relearning was skipped: it trains on half of the forget facts and measures the other half (a "
+                    "single fact: on facts of its relation), with unrelated retain facts for its control")
     yield _attack_table(report), heat, curve, f"Done. {summary}"
 
 

@@ -19,14 +19,15 @@ FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer 
 ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "fluent"]
 NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
                   "ppl (original model)"]
-ANSWER_COLUMN_WIDTHS = ["110px", "230px", "80px", "260px", "260px", "75px", "70px"]   # fits a laptop screen
+ANSWER_COLUMN_WIDTHS = ["110px", "230px", "110px", "270px", "270px", "80px", "70px"]   # fits a laptop screen; a city
+                                                                                   # name ("San Francisco") on one line
 
 
 def _styled(frame: pd.DataFrame):
     """The answers first (changed rows shaded); the numbers go to the second table."""
     def colour(row):
         return ["background-color: #fde2e1" if row["changed"] else ""] * len(row)
-    return frame[ANSWER_COLUMNS].style.apply(colour, axis=1)
+    return frame[ANSWER_COLUMNS].style.apply(colour, axis=1).format({"changed": lambda c: "yes" if c else "no"})
 
 
 def _numbers(frame: pd.DataFrame):

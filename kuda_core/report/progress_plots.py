@@ -61,8 +61,9 @@ def lens_heatmap(ranks: np.ndarray, labels: Sequence[str], edited: Sequence[int]
     return figure
 
 
-def relearn_curve(rows: Sequence[Mapping]) -> go.Figure:
-    """Held-out half's accuracy while fine-tuning on the other half ("relearn") and on unrelated facts."""
+def relearn_curve(rows: Sequence[Mapping], trained_on: str = "half of the forgotten facts") -> go.Figure:
+    """Held-out half's accuracy while fine-tuning on the other half ("relearn", or what `trained_on` says) and
+    on unrelated facts."""
     figure = go.Figure()
     start = next((r["held_acc"] for r in rows if r["arm"] == "before"), None)
     for arm, colour in (("relearn", "#d62728"), ("control", "#7f7f7f")):
@@ -70,7 +71,7 @@ def relearn_curve(rows: Sequence[Mapping]) -> go.Figure:
         points += [(r["step"], r["held_acc"]) for r in rows if r["arm"] == arm]
         if len(points) > 1:
             figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                                        name="fine-tuned on the other forgotten facts" if arm == "relearn"
+                                        name=f"fine-tuned on {trained_on}" if arm == "relearn"
                                         else "control: fine-tuned on unrelated facts", line=dict(color=colour)))
     figure.update_layout(title="Relearning: do the held-out forgotten facts come back?", xaxis_title="fine-tuning steps",
                          yaxis_title="held-out forgotten facts answered", yaxis_range=[-0.02, 1.02], **LAYOUT)

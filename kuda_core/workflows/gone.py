@@ -17,7 +17,7 @@ import numpy as np
 
 from kuda_core.inspect.attacks.lens import LensResult, logit_lens
 from kuda_core.inspect.attacks.prompts import AttackConfig, AttackRecord, iter_prompt_attacks
-from kuda_core.inspect.attacks.relearn import RelearnConfig, RelearnRecord, iter_relearn
+from kuda_core.inspect.attacks.relearn import RelearnConfig, RelearnRecord, iter_relearn, same_relation_facts
 from kuda_core.workflows.host import ModelHost
 from kuda_core.workflows.visitor import Visitor
 
@@ -29,6 +29,7 @@ class CheckReport:
     relearn: list[RelearnRecord] = field(default_factory=list)
     edited: tuple[int, ...] = ()
     message: str = ""
+    relearn_on: str = ""          # what relearning trained on: half of the forgotten facts, or facts of the relation
 
     @property
     def summary(self) -> dict:
@@ -64,16 +65,22 @@ def iter_checks(host: ModelHost, visitor: Visitor, attack: AttackConfig = Attack
             report.lens[which] = logit_lens(model, prompts, answers)
     report.message = "logit lens"
     yield report
-    if len(forget) >= 2 and data.retain_held:
-        control = list(data.retain_held) + list(data.retain_used)
+    related = same_relation_facts(forget[0], context) if len(forget) == 1 else []
+    relations = {f.relation for f in forget if f.relation}
+    control = [f for f in [*data.retain_held, *data.retain_used] if f.relation not in relations]   # unrelated facts
+    trained = len(related) if len(forget) == 1 else len(forget) // 2
+    if trained and len(control) >= trained:
+        report.relearn_on = (f"{len(related)} facts of the forgotten fact's relation" if related
+                             else "half of the forgotten facts")
         scratch = edit.copy()     # the relearning's own weights between steps; the visitor's edit is untouched
-        steps = iter_relearn(lm, forget, control, list(edit.values), relearn)
+        steps = iter_relearn(lm, forget, control, list(edit.values), relearn, related=related)
         for record in host.steps(scratch, steps, capture=True):
             report.relearn.append(record)
             report.message = f"relearning: {record.arm}, step {record.step}"
             yield report
     else:
-        report.message = "relearning needs at least two forget facts and held-out retain facts: skipped"
+        report.message = ("relearning needs two forget facts, or a forgotten fact with others of its relation, and "
+                          "unrelated retain facts for its control: skipped")
     run.metrics.update(report.summary)
     report.message = "done"
     yield report

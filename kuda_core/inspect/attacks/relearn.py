@@ -3,10 +3,13 @@
     >>> for record in iter_relearn(lm, forget, control, names, RelearnConfig()):
     ...     print(record.arm, record.step, record.held_acc)
     >>> record.recovery                                   # last record: relearned - control, held-out half
+    >>> iter_relearn(lm, [fact], control, names, related=same_relation_facts(fact, candidates))   # one fact
 
 The forget facts are split in two halves (seeded). "relearn" fine-tunes the given parameters
 (the edited MLP projections) on the first half's answers (Adam, NLL); "control" fine-tunes the same
-way on as many unrelated facts. After `steps` (e.g. 10 and 30) the held-out half is measured;
+way on as many unrelated facts. A single forgotten fact has no second half: given `related` facts
+(the same relation, other answers), "relearn" trains on those and the forgotten fact is measured,
+so recovery beyond the control says the relation's training brings the fact back. After `steps` (e.g. 10 and 30) the held-out half is measured;
 recovery beyond control = its accuracy after relearning minus after the control. The weights are
 put back bit for bit after each arm and at the end, also when the generator is closed early.
 """
@@ -49,6 +52,20 @@ class RelearnRecord:
     recovery: float | None = None   # on the last record: relearn - control at the last step
 
 
+RELATED_FACTS = 4      # a single forgotten fact relearns on this many facts of its relation
+
+
+def same_relation_facts(fact: Fact, candidates: Sequence[Fact], limit: int = RELATED_FACTS) -> list[Fact]:
+    """Up to `limit` candidates of `fact`'s relation whose answer differs from its own (training on the
+    answer itself would teach it back directly), in their order; [] when the fact has no relation."""
+    if not fact.relation:
+        return []
+    own = fact.answer.strip().lower()
+    chosen = [c for c in candidates if c.relation == fact.relation and c.prompt != fact.prompt
+              and c.answer.strip().lower() != own]
+    return list(dict.fromkeys(chosen))[:limit]
+
+
 def split_halves(forget: Sequence[Fact], seed: int = 0) -> tuple[list[Fact], list[Fact]]:
     order = list(forget)
     random.Random(seed).shuffle(order)
@@ -83,11 +100,15 @@ def _arm(lm, params, train: Sequence[Fact], held: Sequence[Fact], config: Relear
 
 
 def iter_relearn(lm: LoadedModel, forget: Sequence[Fact], control: Sequence[Fact], names: Sequence[str],
-                 config: RelearnConfig = RelearnConfig()) -> Iterator[RelearnRecord]:
-    """Records for "before", then each measured step of "relearn" and "control" (see the module docstring)."""
+                 config: RelearnConfig = RelearnConfig(), related: Sequence[Fact] = ()) -> Iterator[RelearnRecord]:
+    """Records for "before", then each measured step of "relearn" and "control" (see the module docstring).
+    `related` is used only when there is a single forget fact."""
     train, held = split_halves(forget, config.seed)
+    if not held and related:
+        train, held = list(related), list(forget)
     if not held:
-        raise ValueError("Relearning needs at least two forget facts (one to train on, one to measure)")
+        raise ValueError("Relearning needs at least two forget facts (one to train on, one to measure), or facts "
+                         "of the forgotten fact's relation to train on")
     control = list(control)[: len(train)]
     if len(control) < len(train):
         raise ValueError(f"The control needs {len(train)} unrelated facts, got {len(control)}")
