@@ -84,6 +84,10 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     assert "3-shot" in attacks and re.search(r"\d\.\d", attacks), attacks
     page.wait_for_selector("#gone-lens .js-plotly-plot", timeout=120_000)       # the heatmap renders after the text
     assert "rank" in (page.locator("#gone-lens").text_content() or "").lower()
+    # one forgotten fact: relearning trains on facts of its relation, and its curve is drawn next to the control
+    assert "facts of the forgotten fact's relation" in page.locator("#gone-message").inner_text()
+    page.wait_for_selector("#gone-relearn .js-plotly-plot", timeout=120_000)
+    assert "control" in (page.locator("#gone-relearn").text_content() or "")
     screenshot(page, "story_4_gone")
 
     # Evaluate: the table fills

@@ -19,6 +19,7 @@ FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer 
 ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "fluent"]
 NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
                   "ppl (original model)"]
+NUMBER_COLUMN_WIDTHS = ["110px", "240px", "85px", "85px", "95px", "95px", "330px", "110px"]   # headers on one line
 ANSWER_COLUMN_WIDTHS = ["110px", "230px", "110px", "270px", "270px", "80px", "70px"]   # fits a laptop screen; a city
                                                                                    # name ("San Francisco") on one line
 
@@ -92,7 +93,8 @@ def build(visitor: gr.State) -> None:
         answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False,
                                wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
         with gr.Accordion("Numbers: p and rank of the answer before and after, top-5, perplexity", open=False):
-            numbers = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-numbers")
+            numbers = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-numbers",
+                                   column_widths=NUMBER_COLUMN_WIDTHS)
         with gr.Accordion("Representation drift", open=False):
             with gr.Row():
                 pca_layer = gr.Number(value=-1, label="PCA layer (-1 = the middle edited layer)", precision=0)

@@ -73,8 +73,8 @@ def relearn_curve(rows: Sequence[Mapping], trained_on: str = "half of the forgot
             figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
                                         name=f"fine-tuned on {trained_on}" if arm == "relearn"
                                         else "control: fine-tuned on unrelated facts", line=dict(color=colour)))
-    figure.update_layout(title="Relearning: do the held-out forgotten facts come back?", xaxis_title="fine-tuning steps",
-                         yaxis_title="held-out forgotten facts answered", yaxis_range=[-0.02, 1.02], **LAYOUT)
+    figure.update_layout(title="Relearning: do forgotten facts not trained on come back?", xaxis_title="fine-tuning steps",
+                         yaxis_title="answered (forgotten, not trained on)", yaxis_range=[-0.02, 1.02], **LAYOUT)
     return figure
 
 
