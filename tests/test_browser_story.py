@@ -70,7 +70,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     neighbours = re.search(r"neighbours \(held out\): (\d+) of (\d+) changed", summary)
     assert neighbours and int(neighbours[2]) >= 5 and int(neighbours[1]) <= 1, summary
     table = page.locator("#compare-table").inner_text()
-    assert "Eiffel Tower" in table and "London Eye" in table
+    assert "Eiffel Tower" in table and "London Eye" in table and "answer in text" in table
     # original and unlearned answers side by side, without scrolling the table sideways
     header = page.locator("#compare-table").get_by_text("unlearned", exact=True).first.bounding_box()
     assert header is not None and header["x"] + header["width"] <= page.viewport_size["width"], header

@@ -7,9 +7,9 @@ import torch
 
 from kuda_core.model.generation import greedy_batch, greedy_batch_with_stats, next_token_stats
 from kuda_core.inspect.fluency import check_fluency, repetition_rate, score, words
-from kuda_core.inspect.compare import compare_answers
+from kuda_core.inspect.compare import compare_answers, names_answer
 from kuda_core.inspect.evaluate import TABLE_COLUMNS, EvalConfig, evaluate, iter_evaluate, perplexity, probe_stats
-from kuda_core.workflows.summaries import answers_table
+from kuda_core.workflows.summaries import answers_summary, answers_table
 from kuda_core.model.generation import greedy_continuation, top_next_tokens
 from kuda_core.model.hooks import hook_count
 from kuda_core.model.logprobs import (
@@ -158,6 +158,32 @@ def test_compare_answers_unchanged_model(tiny_lm):
         assert len(row.current_top) == 3 and row.answer == row.original_top[0][0]
     frame = answers_table({"forget": rows})
     assert len(frame) == 3 and {"set", "prompt", "changed", "fluent", "ppl (original model)"} <= set(frame.columns)
+    # the model's own answer (its top-1 token) is in its own continuation
+    assert all(r.names_answer == names_answer(r.current_text, r.answer, r.prompt) for r in rows)
+
+
+def test_names_answer_finds_the_answer_as_a_word_anywhere():
+    assert names_answer("Berlin, Germany. The Eiffel Tower is located in the city of Paris", " Paris")
+    assert names_answer(" paris, of course", "Paris") and names_answer(" in San Francisco.", " San Francisco")
+    assert not names_answer(" Parisian cafes and Berlin", " Paris")       # a word, not a part of one
+    assert not names_answer(" Berlin, Germany.", " Paris") and not names_answer(" anything", "  ")
+    # the answer inside a name the prompt holds is that name repeated, not the answer
+    bridge = "The Sydney Harbour Bridge is located in the city of"
+    assert not names_answer(" Parramar. The bridge is a 19th-century Sydney Harbour Bridge, and it", " Sydney", bridge)
+    assert names_answer(" Lamington, which is a historic landmark in Sydney. The bridge", " Sydney", bridge)
+    assert names_answer(" Sydney", " Sydney", bridge)                                  # at the very end
+
+
+def test_answers_summary_says_when_a_changed_forget_answer_still_names_it():
+    import pandas as pd
+    frame = pd.DataFrame([
+        {"set": "forget facts", "changed": True, "fluent": "yes", "answer in text": "yes"},
+        {"set": "forget facts", "changed": True, "fluent": "NO", "answer in text": "no"},
+        {"set": "neighbours (held out)", "changed": False, "fluent": "yes", "answer in text": "yes"},
+    ])
+    summary = answers_summary(frame)
+    assert summary.startswith("forget facts: 2 of 2 changed, 1 fluent (of the changed, 1 still says the answer further on")
+    assert summary.endswith("neighbours (held out): 0 of 1 changed, 1 fluent")
 
 
 def test_compare_answers_reads_the_original_through_the_snapshot(tiny_lm):
@@ -248,3 +274,23 @@ def test_default_model_fluency_separates_fluent_from_garbage(default_lm):
                " the 4A11A1A11A11A11A11"]
     checks = check_fluency(default_lm, prompts, answers)
     assert [c.fluent for c in checks] == [True, False, False, False]
+
+
+def test_said_later_on_the_saved_test_runs_matches_the_readme():
+    """bench/said_later.py on the saved test-split answers gives the README's figures (KUDA 0 of 67, GD 11 of 73)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "bench"))
+    from said_later import said_later
+    from kuda_core.data.probes import load_probes
+
+    answers = {fact.prompt: fact.answer for fact in load_probes()}
+    results = json.loads((root / "bench/results/unlearn_quality_test.json").read_text())
+    assert said_later(results["kuda"], answers)[:2] == (0, 67)
+    said, forgotten, examples = said_later(results["gd"], answers)
+    assert (said, forgotten) == (11, 73) and any("in Rome, Italy" in e for e in examples)
+    readme = (root / "README.md").read_text()
+    assert "KUDA 0 of 67, GA 12 of 73 (16%), GD 11 of 73 (15%)" in " ".join(readme.split())

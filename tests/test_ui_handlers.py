@@ -74,6 +74,7 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
     outputs = list(run_clicked(data, progress=_no_progress))
     assert "your edit" in outputs[-1][-1] and visitor.is_edited(served)
     assert state_dict_hash(served.lm.model) == base          # the shared model is back to the base between jobs
+    _check_the_verdict_warns_of_an_answer_said_later(visitor.run)
     with served.use(visitor.edit) as lm:
         edited = {n: p.detach().clone() for n, p in lm.model.named_parameters()}
 
@@ -97,6 +98,20 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
     assert not visitor.is_edited(served)
 
 
+def _check_the_verdict_warns_of_an_answer_said_later(run):
+    from ui.forget_tab import verdict
+
+    m = run.metrics
+    assert 0 <= m["still_said"] <= m["forgotten"] and (m["still_said_example"] is None) == (m["still_said"] == 0)
+    said = dict(m, forgotten=2, still_said=1, still_said_example="The Eiffel Tower is in the city of\nBerlin. No, Paris")
+    run.metrics = said
+    assert '1 of the 2 forgotten facts still say the answer further on**, e.g. "The Eiffel Tower is in the city ' \
+           'of Berlin. No, Paris"' in verdict(run)
+    run.metrics = dict(m, still_said=0, still_said_example=None)
+    assert "further on" not in verdict(run)
+    run.metrics = m
+
+
 def test_two_visitors_do_not_see_each_other(served, forget_form):
     from ui import model_tab
 
@@ -107,6 +122,8 @@ def test_two_visitors_do_not_see_each_other(served, forget_form):
     for _ in run_clicked(form_data(form, a, **TYPED, layers=[1, 2], steps=5, lr=0.05), progress=_no_progress):
         pass
     assert a.is_edited(served) and not b.is_edited(served)
+    from ui.runs_tab import chosen_number
+    assert chosen_number(0, a) == a.run.number == 1 and chosen_number(None, b) is None   # the Runs tab's number box
     assert "original weights" in model_tab.model_info(b) and "your edit" in model_tab.model_info(a)
     assert model_tab.generate_clicked(prompt, 3, b)[2].equals(before)          # B still sees the original
     assert not model_tab.generate_clicked(prompt, 3, a)[2].equals(before)      # A sees their edit

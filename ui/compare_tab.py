@@ -15,12 +15,13 @@ FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer 
                 "verdict on the new text read by the original model (fit to the prompt, likelihood, repetition); "
                 "checked against hand-labelled answers it agreed with the labels on 82% of held-out ones (letting "
                 "through 17% of the non-fluent ones) and on 84% of 160 answers from later runs labelled blind (13%); "
-                "two readers agree on 93% (kuda_core/inspect/fluency.py).")
-ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "fluent"]
+                "two readers agree on 93% (kuda_core/inspect/fluency.py). Answer in text = the unlearned text still "
+                "says the answer somewhere: a forgotten first token can be followed by the answer after a detour.")
+ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "answer in text", "fluent"]
 NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
                   "ppl (original model)"]
 NUMBER_COLUMN_WIDTHS = ["110px", "240px", "85px", "85px", "95px", "95px", "330px", "110px"]   # headers on one line
-ANSWER_COLUMN_WIDTHS = ["110px", "230px", "110px", "270px", "270px", "80px", "70px"]   # fits a laptop screen; a city
+ANSWER_COLUMN_WIDTHS = ["110px", "220px", "110px", "250px", "250px", "80px", "80px", "70px"]   # fits a laptop screen; a city
                                                                                    # name ("San Francisco") on one line
 
 
@@ -35,6 +36,12 @@ def _numbers(frame: pd.DataFrame):
     return frame[NUMBER_COLUMNS].style.format({"p before": "{:.4f}", "p after": "{:.4f}", "ppl (original model)": "{:.1f}"})
 
 
+NULL_SPACE_HELP = (
+    "The keys are the inputs of an edited layer's MLP output projection on the retained texts. **Null dim** counts "
+    "the directions in which those keys hardly vary (eigenvalues of their covariance at or below the threshold); "
+    "the relaxed projection lets the update act only there. Key spectra are dominated by a few directions, so most "
+    "of the dimensions can count as null and the projection alone promises little: **leak on held-out keys** "
+    "measures what the update actually does to retained keys it was not fitted on (|dW k| / |W0 k|, 0 = untouched).")
 NO_RUN = "Your model is the original one (no Forget run of yours in effect)"
 
 
@@ -86,7 +93,7 @@ def build(visitor: gr.State) -> None:
                                                                 "other facts (held out)"],
                                       label="Prompts", elem_id="compare-sets")
             limit = gr.Slider(1, 50, value=8, step=1, label="At most per set")
-            max_new = gr.Slider(1, 60, value=12, step=1, label="New tokens")
+            max_new = gr.Slider(1, 60, value=20, step=1, label="New tokens")
         free_text = gr.Textbox(value="", lines=2, label="Free-text prompts (one per line)")
         run = gr.Button("Compare answers", variant="primary", elem_id="compare-run")
         summary = gr.Markdown("", elem_id="compare-summary")
@@ -104,6 +111,7 @@ def build(visitor: gr.State) -> None:
                 drift_plot = gr.Plot(label="Drift per layer")
                 pca_plot = gr.Plot(label="PCA before / after")
         with gr.Accordion("Null space", open=False):
+            gr.Markdown(NULL_SPACE_HELP)
             null_run = gr.Button("Inspect the null space of the edited layers")
             null_table = gr.Dataframe(interactive=False)
             null_plot = gr.Plot(label="Eigenvalues of the retain key covariance")

@@ -13,7 +13,9 @@ from ui.files import readable_source
 from ui.session import HOST
 
 ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain (held out)")
-ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "fluent", "ppl (original model)"]
+ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "answer in text", "fluent",
+                  "ppl (original model)"]
+ANSWER_COLUMN_WIDTHS = ["110px", "220px", "250px", "250px", "80px", "80px", "70px", "100px"]   # fits a laptop screen
 
 
 def _mc_specs(mc_source: str, mc_file: str, mc_limit) -> list[dict]:
@@ -55,7 +57,8 @@ def evaluate_clicked(mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_
     answers = answers_table(result.answers)
     visitor.keep("evaluation", {"table": result.table, "answers": answers}, HOST)
     accuracy = result.table[result.table["metric"] == "top-1 accuracy"]
-    yield (result.table.round(4), evaluation_bars(accuracy, "top-1 accuracy"), answers[ANSWER_COLUMNS],
+    shown = answers[ANSWER_COLUMNS].assign(changed=answers["changed"].map({True: "yes", False: "no"}))
+    yield (result.table.round(4), evaluation_bars(accuracy, "top-1 accuracy"), shown,
            f"Evaluated {len(probe_sets)} probe sets, {len(visitor.run.data.text_sets())} text sets, "
            f"{len(benchmarks)} benchmarks.")
 
@@ -83,7 +86,8 @@ def build(visitor: gr.State) -> None:
         message = gr.Markdown("", elem_id="evaluate-message")
         table = gr.Dataframe(label="Original vs unlearned", interactive=False, elem_id="evaluate-table")
         chart = gr.Plot(label="Top-1 accuracy")
-        answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
+        answers = gr.Dataframe(label="Answers (answer in text = the unlearned text still says the answer somewhere)",
+                               interactive=False, wrap=True, column_widths=ANSWER_COLUMN_WIDTHS)
     upload.change(lambda f: "" if f is None else (f if isinstance(f, str) else f.name), [upload], [mc_file],
                   api_visibility="private")
     event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new,

@@ -50,6 +50,11 @@ def verdict(run: RunRecord) -> str:
         parts.append(f"neighbours kept: {last.neighbour_acc:.0%}")
     if m.get("fluent") is not None:
         parts.append(f"fluent new answers (20 tokens; Compare's verdict depends on its length): {m['fluent']:.0%}")
+    if m.get("still_said"):
+        lead = ("the forgotten fact still says" if m["forgotten"] == 1
+                else f"{m['still_said']} of the {m['forgotten']} forgotten facts still say")
+        example = " ".join(str(m["still_said_example"]).split())
+        parts.append(f"**but {lead} the answer further on**, e.g. \"{example}\" (see Compare and Is it really gone?)")
     if run.status == "stopped":
         parts.append("stopped by you: the weights reached so far are kept")
     return "; ".join(parts) + "."

@@ -9,6 +9,7 @@ is taken as unedited and both sides agree.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -46,12 +47,30 @@ class AnswerComparison:
     current_rank: int
     original_top: tuple[tuple[str, float], ...]   # top-k next tokens before / after
     current_top: tuple[tuple[str, float], ...]
+    names_answer: bool           # the current continuation still says the answer somewhere (names_answer)
     changed: bool                # the answer changed: its first token is top-1 before and not after (or the reverse)
     text_changed: bool           # the greedy continuation differs at all
     fluent: bool                 # the current continuation passes the fluency verdict (inspect.fluency)
     original_fluent: bool        # the original continuation does (the baseline)
     perplexity: float            # of the current continuation under the original model
     fluency_score: float         # P(fluent) of the verdict
+
+
+def names_answer(text: str, answer: str, prompt: str = "") -> bool:
+    """Whether `text` says `answer` as a word anywhere (case-insensitive), e.g. a forgotten fact that comes back
+    later in the continuation: names_answer("Berlin. The tower is in Paris", " Paris") -> True. Where the prompt
+    holds the answer inside a name ("The Sydney Harbour Bridge ..."), that name repeated is not the answer:
+    names_answer(" Parramatta. The Sydney Harbour Bridge is", " Sydney", "The Sydney Harbour Bridge is in") -> False.
+    """
+    word = answer.strip()
+    if not word:
+        return False
+    found = rf"(?<!\w){re.escape(word)}(?!\w)"
+    in_names = {m.group(1).lower() for m in re.finditer(found + r"\s+(\w+)", prompt, re.IGNORECASE)}
+    for match in re.finditer(found + r"(?:\s+(\w+))?", text, re.IGNORECASE):
+        if (match.group(1) or "").lower() not in in_names:
+            return True
+    return False
 
 
 def original_weights(lm: LoadedModel, snapshot: WeightSnapshot | None):
@@ -113,6 +132,7 @@ def iter_compare_answers(
                 original_p=before[j].answer_p, current_p=after[j].answer_p,
                 original_rank=before[j].answer_rank, current_rank=after[j].answer_rank,
                 original_top=before[j].top, current_top=after[j].top,
+                names_answer=names_answer(after_text[j], before[j].answer, prompt),
                 changed=(before[j].answer_rank == 1) != (after[j].answer_rank == 1),
                 text_changed=after_text[j] != before_text[j],
                 fluent=now.fluent, original_fluent=then[j].fluent,

@@ -117,7 +117,7 @@ def report_markdown(lm: LoadedModel, config: Mapping, metrics: pd.DataFrame | No
         lines += ["## Metrics", "", _markdown_table(metrics), ""]
     answers = tables.get("answers")
     if answers is not None and len(answers):
-        shown = [c for c in ("set", "prompt", "original", "unlearned", "fluent") if c in answers.columns]
+        shown = [c for c in ("set", "prompt", "original", "unlearned", "answer in text", "fluent") if c in answers.columns]
         lines += ["## Example answers (verbatim)", "", _markdown_table(answers[shown].head(10)), ""]
     if figures:
         lines += ["## Figures", "", *(f"- [{name}](figures/{name}.html)" for name in figures), ""]

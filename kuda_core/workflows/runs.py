@@ -16,6 +16,7 @@ from kuda_core.data.splits import DataSplit
 from kuda_core.forget.config import StepRecord, UnlearnConfig
 from kuda_core.forget.loop import iter_unlearn
 from kuda_core.forget.methods import get_method
+from kuda_core.inspect.compare import names_answer
 from kuda_core.inspect.fluency import check_fluency
 from kuda_core.model.generation import greedy_batch
 from kuda_core.model.loading import LoadedModel
@@ -81,17 +82,20 @@ def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = 
 
 
 def final_measures(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None) -> dict:
-    """The run's end state: accuracies of the last record, and the fluent share of the answers to the
-    forget facts the model no longer answers (20 new tokens, inspect.fluency)."""
+    """The run's end state: accuracies of the last record, and for the forget facts the model no longer
+    answers (20 new tokens): the fluent share (inspect.fluency) and how many still say the answer further
+    on ("still_said", with one such prompt and text as "still_said_example")."""
     last = run.last
     forget = list(run.data.forget)
     checks = check_facts(lm, [f.prompt for f in forget], [f.answer for f in forget])
     gone = [f for f, c in zip(forget, checks) if not c.top1_ok]
     answers = greedy_batch(lm, [f.prompt for f in gone], 20) if gone else []
     fluent = [c.fluent for c in check_fluency(lm, [f.prompt for f in gone], answers, snapshot)] if gone else []
+    said = [f"{f.prompt}{text}" for f, text in zip(gone, answers) if names_answer(text, f.answer, f.prompt)]
     return {"forget": last.forget_acc if last else None, "paraphrase": last.paraphrase_acc if last else None,
             "neighbours": last.neighbour_acc if last else None, "retain": last.retain_acc if last else None,
             "fluent": sum(fluent) / len(fluent) if fluent else None, "forgotten": len(gone),
+            "still_said": len(said), "still_said_example": said[0] if said else None,
             "steps": run.steps_done, "seconds": run.seconds}
 
 

@@ -81,16 +81,22 @@ def answers_table(by_set: Mapping[str, Sequence[AnswerComparison]]) -> pd.DataFr
         "rank before": c.original_rank, "rank after": c.current_rank,
         "top-5 after": ", ".join(f"{t!r} {p:.2f}" for t, p in c.current_top),
         "changed": c.changed, "fluent": "yes" if c.fluent else "NO",
+        "answer in text": "yes" if c.names_answer else "no",
         "ppl (original model)": round(c.perplexity, 1),
     } for name, comparisons in by_set.items() for c in comparisons]
     return pd.DataFrame(table)
 
 
 def answers_summary(table: pd.DataFrame) -> str:
-    """Changed answers (first answer token no longer top-1) and fluent ones per prompt set, in one line."""
-    return "; ".join(f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, "
-                     f"{int((rows['fluent'] == 'yes').sum())} fluent"
-                     for name, rows in table.groupby("set", sort=False))
+    """Changed answers (first answer token no longer top-1) and fluent ones per prompt set, in one line; for
+    the forget sets also the changed answers whose text still says the answer further on."""
+    def line(name: str, rows: pd.DataFrame) -> str:
+        text = f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, {int((rows['fluent'] == 'yes').sum())} fluent"
+        later = int((rows["changed"] & (rows["answer in text"] == "yes")).sum())
+        if name.startswith("forget") and later:
+            text += f" (of the changed, {later} still {'says' if later == 1 else 'say'} the answer further on in the text)"
+        return text
+    return "; ".join(line(name, rows) for name, rows in table.groupby("set", sort=False))
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,15 @@ class DriftSummary:
 
     def lines(self) -> list[str]:
         """Readable lines: KRD, then the largest drift per set."""
-        out = [f"KRD on the edited layers {list(self.edited)}: {self.krd:.3f} (1 - cos: 0 = unchanged, 1 = orthogonal, 2 = opposite)"]
+        out = [f"KRD on the edited layers {list(self.edited)}: {self.krd:.3f} (1 - cos of their MLP outputs at the "
+               "subject and last tokens of the plain forget prompts: 0 = unchanged, 1 = orthogonal, 2 = opposite; "
+               "Forget's curve measures the same on its training batch, context-augmented rows included, so it "
+               "can read higher)"]
         for name, curve in self.cosine.items():
             out.append(f"{name}: max 1-cos {curve.max():.4f} (layer {int(curve.argmax())}), "
                        f"max relative L2 {self.relative_l2[name].max():.4f}")
+        out.append("The plot and the max lines: 1 - cos of the hidden state (the residual stream) after each layer, "
+                   "every token; it moves far less than the MLP outputs, which are one term of its sum")
         return out
 
     def frame(self) -> pd.DataFrame:
