@@ -14,10 +14,11 @@ from ui.errors import user_errors
 from ui.session import HOST
 
 EXPLAINED = """
-**Prompt attacks.** The forget facts asked differently: their paraphrases, three true facts of the same relation
-first (a pattern the model may complete), or as a question with and without answered examples. *Recovered* is the
-share of the facts the plain prompt no longer answers that the attack brings back; near 0 means the knowledge does
-not simply hide behind one wording.
+**Prompt attacks.** The forget facts asked differently: their paraphrases (a row only when the forget rows have
+them), true facts of the same relation first (a pattern the model may complete), or as a question with and without
+answered examples. *Recovered* is the share of the facts the plain prompt no longer answers that the attack brings
+back (blank where the original model did not answer in that format either); near 0 means the knowledge does not
+simply hide behind one wording.
 
 **Logit lens.** The answer's rank read from the residual stream after every layer (final norm and unembedding). If
 the answer is still near the top in the layers above the edited ones, it is hidden later rather than removed.

@@ -260,7 +260,7 @@ def build(visitor: gr.State) -> dict:
     fact.change(lambda label: (lambda f: (f.prompt, f.subject, f.answer))(fact_from_label(label)),
                 [fact], [prompt, subject, answer], api_visibility="private")
     estimate_inputs = {prompt, subject, kinds, samples}
-    for trigger in (prompt.change, subject.change, kinds.change, samples.release):
+    for trigger in (prompt.change, subject.change, kinds.change, samples.change):   # change: typed or dragged
         trigger(estimate_changed, estimate_inputs, [estimate], show_progress="hidden", api_visibility="private")
     trace_event = run.click(trace_clicked, form.inputs,
                             [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files],

@@ -48,6 +48,12 @@ def apply_clicked(number, colour, visitor):
     return table, figure, f"Run #{run.number} is in effect again for you. {status_of(visitor)}"
 
 
+def chosen_number(number, visitor):
+    """The run number box: kept while it names one of the visitor's runs, else the newest run (None without runs)."""
+    numbers = [run.number for run in visitor.runs]
+    return number if number in numbers else (numbers[-1] if numbers else None)
+
+
 def build(visitor: gr.State) -> None:
     with gr.Tab("Runs", id="runs") as tab:
         gr.Markdown("Your Forget runs side by side (KUDA and the baselines on the same facts: the paper's "
@@ -62,7 +68,9 @@ def build(visitor: gr.State) -> None:
         with gr.Row():
             number = gr.Number(value=None, precision=0, label="Run number")
             apply = gr.Button("Apply this run", elem_id="runs-apply")
-    show.click(refresh, [colour, visitor], [table, scatter, message], api_name="runs")
-    tab.select(refresh, [colour, visitor], [table, scatter, message], api_visibility="private")   # opened: up to date
+    show.click(refresh, [colour, visitor], [table, scatter, message], api_name="runs").then(
+        chosen_number, [number, visitor], [number], api_visibility="private")
+    tab.select(refresh, [colour, visitor], [table, scatter, message], api_visibility="private").then(  # opened: up to date
+        chosen_number, [number, visitor], [number], api_visibility="private")
     colour.change(refresh, [colour, visitor], [table, scatter, message], api_visibility="private")
     apply.click(apply_clicked, [number, colour, visitor], [table, scatter, message], api_name="apply_run")

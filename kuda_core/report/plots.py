@@ -58,9 +58,11 @@ def trace_heatmap(
     effect = grid - p_corrupt if p_corrupt is not None else np.full_like(grid, np.nan)
     rows = np.arange(grid.shape[0])
     labels = token_labels(tokens, subject_range)
+    # a grid still filling in (all NaN) gets a sensible scale instead of plotly's default around 0
+    empty = value_label == "p" and not np.isfinite(grid).any()
     figure = go.Figure(go.Heatmap(
         z=grid, x=np.arange(grid.shape[1]), y=rows, colorscale=KIND_COLORS[kind],
-        customdata=effect, text=[[label] * grid.shape[1] for label in labels],
+        zmin=0.0 if empty else None, zmax=1.0 if empty else None, customdata=effect, text=[[label] * grid.shape[1] for label in labels],
         hoverongaps=False, colorbar=dict(title=value_label),
         hovertemplate=("layer %{x}<br>token %{text}<br>" + value_label + " = %{z:.4f}"
                        + ("<br>effect = %{customdata:.4f}" if p_corrupt is not None else "") + "<extra></extra>"),

@@ -66,13 +66,14 @@ def relearn_curve(rows: Sequence[Mapping], trained_on: str = "half of the forgot
     on unrelated facts."""
     figure = go.Figure()
     start = next((r["held_acc"] for r in rows if r["arm"] == "before"), None)
-    for arm, colour in (("relearn", "#d62728"), ("control", "#7f7f7f")):
+    # the relearning arm wide and solid, the control thin and dashed: both stay visible where they coincide
+    for arm, line in (("relearn", dict(color="#d62728", width=5)), ("control", dict(color="#404040", width=2, dash="dash"))):
         points = [(0, start)] if start is not None else []
         points += [(r["step"], r["held_acc"]) for r in rows if r["arm"] == arm]
         if len(points) > 1:
             figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
                                         name=f"fine-tuned on {trained_on}" if arm == "relearn"
-                                        else "control: fine-tuned on unrelated facts", line=dict(color=colour)))
+                                        else "control: fine-tuned on unrelated facts", line=line))
     figure.update_layout(title="Relearning: do forgotten facts not trained on come back?", xaxis_title="fine-tuning steps",
                          yaxis_title="answered (forgotten, not trained on)", yaxis_range=[-0.02, 1.02], **LAYOUT)
     return figure
@@ -85,11 +86,11 @@ def runs_scatter(rows: Sequence[Mapping], colour_by: str = "fluent") -> go.Figur
         mine = [r for r in rows if r["method"] == method]
         figure.add_trace(go.Scatter(
             x=[r["forget"] for r in mine], y=[r["neighbours"] for r in mine], mode="markers+text", name=method,
-            text=[f"#{r['run']}" for r in mine], textposition="top center",
+            text=[f"#{r['run']}" for r in mine], textposition="top center", cliponaxis=False,
             marker=dict(symbol=MARKERS.get(method, "circle"), size=14, color=[r.get(colour_by) for r in mine],
                         colorscale="RdYlGn", cmin=0, cmax=1, showscale=True, colorbar=dict(title=colour_by)),
         ))
     figure.update_layout(title="Runs: forget accuracy (left is better) vs neighbours kept (up is better)",
                          xaxis_title="forget facts still answered", yaxis_title="neighbours still answered",
-                         xaxis_range=[-0.05, 1.05], yaxis_range=[-0.05, 1.05], **LAYOUT)
+                         xaxis_range=[-0.08, 1.08], yaxis_range=[-0.08, 1.15], **LAYOUT)   # room for a label at 1
     return figure
