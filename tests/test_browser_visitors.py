@@ -78,6 +78,14 @@ def test_two_visitors_see_their_own_model(browser, app_server, tmp_path):
     b.locator("#forget-reset").click()                                  # B's Reset does not touch A's edit
     _wait_text(b, "#forget-message", "original model is back")
     assert not _generate(a, prompt).startswith(" Paris")
+    for page, runs in ((a, "1 run"), (b, "No runs yet")):               # each visitor's Runs tab lists their own
+        page.get_by_role("tab", name="Runs").click()
+        _wait_text(page, "#runs-message", runs, 60_000)
+    page_a_number = a.locator("#runs-number input")
+    a.wait_for_function("() => document.querySelector('#runs-number input')?.value === '1'", timeout=60_000)
+    a.locator("#runs-apply").click()                                    # the number box starts at the newest run
+    _wait_text(a, "#runs-message", "Run #1 is in effect again")
+    assert page_a_number.input_value() == "1" and a.locator("#runs-scatter .js-plotly-plot").count() == 1
     _export(a, f"visitor-a-{tmp_path.name}")
     _export(b, f"visitor-b-{tmp_path.name}")
     weights_a = load_file(str(RUNS / f"visitor-a-{tmp_path.name}" / "model" / "model.safetensors"))

@@ -26,6 +26,7 @@ from ui.locate_tab import fact_label
 from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, model_key, status_of
 
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
+HF_SOURCE = SOURCES[3]
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
               "neighbour_acc", "retain_acc")
 
@@ -153,7 +154,7 @@ def make_handlers(form: Form):
 def _source_visibility(with_probes: bool):
     """A handler showing only the widgets of the chosen data source."""
     def update(source: str):
-        shown = [source == "typed rows", source == "uploaded file", source == "Hugging Face dataset"]
+        shown = [source == "typed rows", source == "uploaded file", source == HF_SOURCE]
         if with_probes:
             shown = [source == SOURCES[0]] * 2 + shown
         return [gr.update(visible=v) for v in shown]
@@ -193,7 +194,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 retain_file = gr.File(visible=False, label="Upload JSONL / CSV / Parquet",
                                       file_types=[".jsonl", ".json", ".csv", ".parquet"])
                 retain_hf = gr.Textbox(visible=False, label="Hugging Face dataset (online only)")
-                hf_split = gr.Textbox(value="train", label="Dataset split")
+                hf_split = gr.Textbox(value="train", label="Dataset split (of a Hugging Face dataset)", visible=False)
                 holdout = gr.Slider(0, 0.9, value=0.25, step=0.05, label="Held out for measuring only",
                                     info="share of retain facts and general texts the run never sees")
         gr.Markdown("### How")
@@ -262,6 +263,9 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                          [forget_topics, forget_facts, forget_typed, forget_file, forget_hf], api_visibility="private")
     retain_source.change(_source_visibility(False), [retain_source], [retain_typed, retain_file, retain_hf],
                          api_visibility="private")
+    for source in (forget_source, retain_source):       # the split only matters for a hub dataset
+        source.change(lambda a, b: gr.update(visible=HF_SOURCE in (a, b)), [forget_source, retain_source], [hf_split],
+                      api_visibility="private")
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
     shared = [steps, lr, tau, train_inputs, augment, copies, stall, rank]

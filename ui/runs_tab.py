@@ -66,7 +66,7 @@ def build(visitor: gr.State) -> None:
         table = gr.Dataframe(label="Runs", interactive=False, elem_id="runs-table")
         scatter = gr.Plot(label="Forget accuracy vs neighbours kept", elem_id="runs-scatter")
         with gr.Row():
-            number = gr.Number(value=None, precision=0, label="Run number")
+            number = gr.Number(value=None, precision=0, label="Run number", elem_id="runs-number")
             apply = gr.Button("Apply this run", elem_id="runs-apply")
     show.click(refresh, [colour, visitor], [table, scatter, message], api_name="runs").then(
         chosen_number, [number, visitor], [number], api_visibility="private")
