@@ -195,6 +195,18 @@ def test_locate_rescores_the_last_trace_without_tracing_again(served):
     assert built["layers"] is not None
 
 
+def test_locate_estimate_says_what_is_out_of_range(served):
+    from ui import locate_tab
+
+    with gr.Blocks():
+        form = locate_tab.build(gr.State(Visitor()))["form"]
+    estimate = locate_tab.make_handlers(form)[0]
+    fact = dict(prompt="The Eiffel Tower is located in the city of", subject="Eiffel Tower", kinds=["mlp"])
+    assert estimate(form_data(form, Visitor(), **fact, samples=2)).startswith("Estimated run time")
+    message = estimate(form_data(form, Visitor(), **fact, samples=2, noise=-5))
+    assert message.startswith("Not traceable yet") and "Noise must be positive" in message
+
+
 def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     """After a timed run, a run estimated over three minutes waits for a second click; a short one starts."""
     from ui.session import FORGET_ESTIMATOR, model_key

@@ -109,7 +109,8 @@ def estimate_changed(form: Form, data):
     if not prompt or not subject or not kinds or HOST.lm is None:
         return ""
     try:
-        seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, int(values["samples"] or 1))
+        config = trace_config(values)          # out-of-range samples, noise or window: said here, not only on Trace
+        seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, config.samples)
     except (LookupError, ValueError) as error:
         return f"Not traceable yet: {html.escape(str(error))}"
     return f"Estimated run time: about {seconds:.0f} s"
@@ -259,8 +260,9 @@ def build(visitor: gr.State) -> dict:
     estimate_changed, trace_clicked, rescore, average_clicked = make_handlers(form)
     fact.change(lambda label: (lambda f: (f.prompt, f.subject, f.answer))(fact_from_label(label)),
                 [fact], [prompt, subject, answer], api_visibility="private")
-    estimate_inputs = {prompt, subject, kinds, samples}
-    for trigger in (prompt.change, subject.change, kinds.change, samples.change):   # change: typed or dragged
+    estimate_inputs = {prompt, subject, kinds, samples, noise, window, exclude0}
+    for trigger in (prompt.change, subject.change, kinds.change, samples.change, noise.change, window.change):
+        # change: typed or dragged
         trigger(estimate_changed, estimate_inputs, [estimate], show_progress="hidden", api_visibility="private")
     trace_event = run.click(trace_clicked, form.inputs,
                             [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files],
