@@ -33,6 +33,10 @@ clean states no longer brings the answer back, the route that carried it is gone
 """
 
 
+ATTACK_COLUMNS = ["attack", "prompts", "original answered", "unlearned answered", "p original", "p unlearned",
+                  "recovered"]
+
+
 def _attack_table(report) -> pd.DataFrame:
     return pd.DataFrame([{"attack": a.name, "prompts": a.n, "original answered": round(a.original_acc, 3),
                           "unlearned answered": round(a.unlearned_acc, 3), "p original": round(a.original_p, 4),
@@ -108,7 +112,8 @@ def build(visitor: gr.State) -> None:
             run = gr.Button("Run the checks", variant="primary", elem_id="gone-run")
             stop = gr.Button("Stop")
         message = gr.Markdown("", elem_id="gone-message")
-        table = gr.Dataframe(label="Prompt attacks: original vs unlearned", interactive=False, elem_id="gone-table")
+        table = gr.Dataframe(label="Prompt attacks: original vs unlearned", interactive=False, elem_id="gone-table",
+                             headers=ATTACK_COLUMNS)
         with gr.Row():
             lens = gr.Plot(label="Logit lens", elem_id="gone-lens")
             relearn = gr.Plot(label="Relearning", elem_id="gone-relearn")

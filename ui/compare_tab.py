@@ -51,7 +51,7 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=
     chosen, note = list(chosen or []), ""
     if data is None and any(name != "free text" for name in chosen):
         if not (free_text or "").strip():
-            yield (pd.DataFrame(), pd.DataFrame(), f"{NO_RUN}: run Forget, then compare its facts here, or type "
+            yield (pd.DataFrame(columns=ANSWER_COLUMNS), pd.DataFrame(columns=NUMBER_COLUMNS), f"{NO_RUN}: run Forget, then compare its facts here, or type "
                    "free-text prompts to see the original model's answers.")
             return
         chosen, note = ["free text"], f"{NO_RUN}: only the free-text prompts are compared. "
@@ -97,10 +97,10 @@ def build(visitor: gr.State) -> None:
         free_text = gr.Textbox(value="", lines=2, label="Free-text prompts (one per line)")
         run = gr.Button("Compare answers", variant="primary", elem_id="compare-run")
         summary = gr.Markdown("", elem_id="compare-summary")
-        answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False,
+        answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False, headers=ANSWER_COLUMNS,
                                wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
         with gr.Accordion("Numbers: p and rank of the answer before and after, top-5, perplexity", open=False):
-            numbers = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-numbers",
+            numbers = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-numbers", headers=NUMBER_COLUMNS,
                                    column_widths=NUMBER_COLUMN_WIDTHS)
         with gr.Accordion("Representation drift", open=False):
             with gr.Row():

@@ -87,7 +87,8 @@ def build(visitor: gr.State) -> None:
         table = gr.Dataframe(label="Original vs unlearned", interactive=False, elem_id="evaluate-table")
         chart = gr.Plot(label="Top-1 accuracy")
         answers = gr.Dataframe(label="Answers (answer in text = the unlearned text still says the answer somewhere)",
-                               interactive=False, wrap=True, column_widths=ANSWER_COLUMN_WIDTHS)
+                               interactive=False, wrap=True, column_widths=ANSWER_COLUMN_WIDTHS,
+                               headers=ANSWER_COLUMNS)
     upload.change(lambda f: "" if f is None else (f if isinstance(f, str) else f.name), [upload], [mc_file],
                   api_visibility="private")
     event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new,

@@ -65,7 +65,7 @@ def build(visitor: gr.State) -> dict:
         continuation = gr.Textbox(label="Greedy continuation", elem_id="model-continuation", interactive=False)
         with gr.Row():
             chart = gr.Plot(label="Top-10 next tokens")
-            table = gr.Dataframe(label="Top-10 next tokens", interactive=False)
+            table = gr.Dataframe(label="Top-10 next tokens", interactive=False, headers=["token", "probability"])
     load.click(load_clicked, [name, device, visitor], [info, load_message], api_name="load_model",
                api_visibility="private" if not OPTIONS.allow_model_loading else "public")
     run.click(generate_clicked, [prompt, max_new, visitor], [continuation, chart, table], api_name="generate")

@@ -10,6 +10,8 @@ from kuda_core.data.wording import counted
 from ui.errors import user_errors
 from ui.session import HOST, status_of
 
+RUN_COLUMNS = ["run", "title", "layers", "facts", "status", "steps", "seconds", "forget", "paraphrase", "neighbours",
+               "retain", "fluent", "3-shot recovered", "relearn @30", "in effect"]   # the table's columns (no method)
 COLOUR_BY = {"fluency of the new answers": "fluent", "3-shot attack recovery": "3-shot recovered"}
 
 
@@ -32,8 +34,8 @@ def run_rows(visitor) -> list[dict]:
 def refresh(colour, visitor):
     rows = run_rows(visitor)
     if not rows:
-        return pd.DataFrame(), None, "No runs yet: each Forget run lands here."
-    table = pd.DataFrame(rows).drop(columns=["method"]).round(3)
+        return pd.DataFrame(columns=RUN_COLUMNS), None, "No runs yet: each Forget run lands here."
+    table = pd.DataFrame(rows)[RUN_COLUMNS].round(3)
     plotted = [r for r in rows if r["forget"] is not None and r["neighbours"] is not None]
     figure = runs_scatter(plotted, COLOUR_BY[colour]) if plotted else None
     return table, figure, f"{counted(len(rows), 'run')}. {status_of(visitor)}"
@@ -63,7 +65,7 @@ def build(visitor: gr.State) -> None:
             colour = gr.Radio(list(COLOUR_BY), value="fluency of the new answers", label="Colour the markers by")
             show = gr.Button("Show my runs", elem_id="runs-show")
         message = gr.Markdown("", elem_id="runs-message")
-        table = gr.Dataframe(label="Runs", interactive=False, elem_id="runs-table")
+        table = gr.Dataframe(label="Runs", interactive=False, elem_id="runs-table", headers=RUN_COLUMNS)
         scatter = gr.Plot(label="Forget accuracy vs neighbours kept", elem_id="runs-scatter")
         with gr.Row():
             number = gr.Number(value=None, precision=0, label="Run number", elem_id="runs-number")
