@@ -24,6 +24,11 @@ from kuda_core.inspect.compare import names_answer  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def probe_answers() -> dict[str, str]:
+    """{prompt: answer} of the shipped probes (the bench's facts)."""
+    return {fact.prompt: fact.answer for fact in load_probes()}
+
+
 def said_later(method_result: dict, answers: dict[str, str]) -> tuple[int, int, list[str]]:
     """(said further on, forgotten, examples) over a method's topics."""
     said, forgotten, examples = 0, 0, []
@@ -43,15 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=["dev", "test"])
     args = parser.parse_args(argv)
-    answers = {fact.prompt: fact.answer for fact in load_probes()}
+    answers = probe_answers()
     results = json.loads((RESULTS / f"unlearn_quality_{args.split}.json").read_text())
+    counted = {method: said_later(result, answers) for method, result in results.items()}
     print(f"| {args.split} | forgotten (20-token answer no longer starts with it) | said further on | share |")
     print("|---|---|---|---|")
-    for method, result in results.items():
-        said, forgotten, _ = said_later(result, answers)
-        print(f"| {method} | {forgotten} | {said} | {said / forgotten:.0%} |" if forgotten else f"| {method} | 0 | 0 | - |")
-    for method, result in results.items():
-        for example in said_later(result, answers)[2][:2]:
+    for method, (said, forgotten, _) in counted.items():
+        share = f"{said / forgotten:.0%}" if forgotten else "-"
+        print(f"| {method} | {forgotten} | {said} | {share} |")
+    for method, (_, _, examples) in counted.items():
+        for example in examples[:2]:
             print(f"{method}: {' '.join(example.split())}")
     return 0
 

@@ -284,10 +284,9 @@ def test_said_later_on_the_saved_test_runs_matches_the_readme():
 
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "bench"))
-    from said_later import said_later
-    from kuda_core.data.probes import load_probes
+    from said_later import probe_answers, said_later
 
-    answers = {fact.prompt: fact.answer for fact in load_probes()}
+    answers = probe_answers()
     results = json.loads((root / "bench/results/unlearn_quality_test.json").read_text())
     assert said_later(results["kuda"], answers)[:2] == (0, 67)
     said, forgotten, examples = said_later(results["gd"], answers)

@@ -105,7 +105,7 @@ def _check_the_verdict_warns_of_an_answer_said_later(run):
     assert 0 <= m["still_said"] <= m["forgotten"] and (m["still_said_example"] is None) == (m["still_said"] == 0)
     said = dict(m, forgotten=2, still_said=1, still_said_example="The Eiffel Tower is in the city of\nBerlin. No, Paris")
     run.metrics = said
-    assert '1 of the 2 forgotten facts still say the answer further on**, e.g. "The Eiffel Tower is in the city ' \
+    assert '1 of the 2 forgotten facts still says the answer further on**, e.g. "The Eiffel Tower is in the city ' \
            'of Berlin. No, Paris"' in verdict(run)
     run.metrics = dict(m, still_said=0, still_said_example=None)
     assert "further on" not in verdict(run)

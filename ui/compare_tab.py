@@ -21,7 +21,7 @@ ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed",
 NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
                   "ppl (original model)"]
 NUMBER_COLUMN_WIDTHS = ["110px", "240px", "85px", "85px", "95px", "95px", "330px", "110px"]   # headers on one line
-ANSWER_COLUMN_WIDTHS = ["110px", "220px", "110px", "250px", "250px", "80px", "80px", "70px"]   # fits a laptop screen; a city
+ANSWER_COLUMN_WIDTHS = ["110px", "220px", "110px", "250px", "250px", "80px", "80px", "70px"]   # a laptop screen; a city
                                                                                    # name ("San Francisco") on one line
 
 
@@ -51,8 +51,9 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=
     chosen, note = list(chosen or []), ""
     if data is None and any(name != "free text" for name in chosen):
         if not (free_text or "").strip():
-            yield (pd.DataFrame(columns=ANSWER_COLUMNS), pd.DataFrame(columns=NUMBER_COLUMNS), f"{NO_RUN}: run Forget, then compare its facts here, or type "
-                   "free-text prompts to see the original model's answers.")
+            empty = pd.DataFrame(columns=ANSWER_COLUMNS), pd.DataFrame(columns=NUMBER_COLUMNS)
+            yield (*empty, f"{NO_RUN}: run Forget, then compare its facts here, or type free-text prompts to see the "
+                   "original model's answers.")
             return
         chosen, note = ["free text"], f"{NO_RUN}: only the free-text prompts are compared. "
     rows = compare_prompts(data, chosen, free_text, int(limit or 0))
@@ -97,8 +98,8 @@ def build(visitor: gr.State) -> None:
         free_text = gr.Textbox(value="", lines=2, label="Free-text prompts (one per line)")
         run = gr.Button("Compare answers", variant="primary", elem_id="compare-run")
         summary = gr.Markdown("", elem_id="compare-summary")
-        answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False, headers=ANSWER_COLUMNS,
-                               wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
+        answers = gr.Dataframe(label="Original vs unlearned (changed rows shaded)", interactive=False,
+                               headers=ANSWER_COLUMNS, wrap=True, elem_id="compare-table", column_widths=ANSWER_COLUMN_WIDTHS)
         with gr.Accordion("Numbers: p and rank of the answer before and after, top-5, perplexity", open=False):
             numbers = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-numbers", headers=NUMBER_COLUMNS,
                                    column_widths=NUMBER_COLUMN_WIDTHS)

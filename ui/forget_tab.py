@@ -52,8 +52,9 @@ def verdict(run: RunRecord) -> str:
     if m.get("fluent") is not None:
         parts.append(f"fluent new answers (20 tokens; Compare's verdict depends on its length): {m['fluent']:.0%}")
     if m.get("still_said"):
+        verb = "says" if m["still_said"] == 1 else "say"
         lead = ("the forgotten fact still says" if m["forgotten"] == 1
-                else f"{m['still_said']} of the {m['forgotten']} forgotten facts still say")
+                else f"{m['still_said']} of the {m['forgotten']} forgotten facts still {verb}")
         example = " ".join(str(m["still_said_example"]).split())
         parts.append(f"**but {lead} the answer further on**, e.g. \"{example}\" (see Compare and Is it really gone?)")
     if run.status == "stopped":
