@@ -54,7 +54,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     carried = [box.get_attribute("value") for box in page.locator("#forget-layers input[type=checkbox]:checked").all()]
     assert carried == suggested
     start_job(page, "#forget-run", "#forget-message", "Ready|Step")
-    wait_finished(page, "#forget-message", "done in")
+    wait_finished(page, "#forget-message", "Done in")
     message = page.locator("#forget-message").inner_text()
     assert "forgotten after" in message and "NOT" not in message, message
     assert page.locator("#forget-progress .js-plotly-plot").count() == 1       # p(answer) step by step

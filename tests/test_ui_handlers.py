@@ -73,6 +73,9 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
                      **{"kuda.lam": 1.0})
     outputs = list(run_clicked(data, progress=_no_progress))
     assert "your edit" in outputs[-1][-1] and visitor.is_edited(served)
+    final = outputs[-1][3]
+    assert final.count(f"after {visitor.run.last.step} step") == 1 and final.count("Done in") == 1
+    assert ("Still answered: " in final) == bool(visitor.run.last.remaining)
     assert state_dict_hash(served.lm.model) == base          # the shared model is back to the base between jobs
     _check_the_verdict_warns_of_an_answer_said_later(visitor.run)
     with served.use(visitor.edit) as lm:

@@ -62,6 +62,20 @@ def verdict(run: RunRecord) -> str:
     return "; ".join(parts) + "."
 
 
+def closing_line(run: RunRecord) -> str:
+    """What the verdict does not say: the facts still answered (up to 3) and the run's total time.
+
+    >>> closing_line(run)   # "Still answered: 'The Eiffel Tower is located in the city of'. Done in 44.0 s."
+    """
+    last = run.last
+    if last is None:
+        return ""
+    shown = "; ".join(repr(p) for p in last.remaining[:3]) + (" ..." if len(last.remaining) > 3 else "")
+    still = f"Still answered: {shown}. " if last.remaining else ""
+    polished = " (polishing steps included)" if "polishing" in last.message else ""
+    return f"{still}Done in {run.seconds:.1f} s{polished}; 'Reset to the original model' puts back the original weights."
+
+
 def _floats(text: str, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in (text or "").replace(",", " ").split())
@@ -109,7 +123,7 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
             raise ValueError(record.message)
         yield (*_figures(run), _table(run.step_rows()), record.message, status_of(visitor))
     FORGET_ESTIMATOR.record(model_key(), config, run.data, run.records, time.perf_counter() - started)
-    yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{run.last.message}", status_of(visitor))
+    yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{closing_line(run)}", status_of(visitor))
 
 
 @user_errors
