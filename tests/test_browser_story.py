@@ -56,7 +56,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     start_job(page, "#forget-run", "#forget-message", "Ready|Step")
     wait_finished(page, "#forget-message", "Done in")
     message = page.locator("#forget-message").inner_text()
-    assert "Forgotten after" in message and "still answered" not in message, message
+    assert "Forgotten after" in message and "Still answered:" not in message, message
     assert page.locator("#forget-progress .js-plotly-plot").count() == 1       # p(answer) step by step
     assert "your edit" in page.locator("#forget-status").inner_text()
     screenshot(page, "story_2_forget")
