@@ -28,6 +28,8 @@ def _set_number(page, selector: str, value: str) -> None:
 
 def test_locate_forget_compare_evaluate_export(page, tmp_path):
     # Locate as a newcomer: the defaults (the Eiffel Tower fact, three kinds, 10 samples, strongest subject token)
+    page.get_by_role("tab", name="Forget").click()                           # before tracing: said to be untraced
+    assert "not traced yet" in page.locator("#forget-layers").inner_text()
     page.get_by_role("tab", name="Locate").click()
     start_job(page, "#locate-run", "#locate-status", "row|Tracing")         # a long estimate asks for a second click
     _wait_text(page, "#locate-suggestion", "Suggested layers")
@@ -52,7 +54,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     page.get_by_role("tab", name="Forget").click()
     assert "Eiffel Tower" in page.locator("#forget-typed textarea").input_value()
     carried = [box.get_attribute("value") for box in page.locator("#forget-layers input[type=checkbox]:checked").all()]
-    assert carried == suggested
+    assert carried == suggested and "carried over from Locate" in page.locator("#forget-layers").inner_text()
     start_job(page, "#forget-run", "#forget-message", "Ready|Step")
     wait_finished(page, "#forget-message", "Done in")
     message = page.locator("#forget-message").inner_text()

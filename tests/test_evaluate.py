@@ -158,6 +158,7 @@ def test_compare_answers_unchanged_model(tiny_lm):
         assert len(row.current_top) == 3 and row.answer == row.original_top[0][0]
     frame = answers_table({"forget": rows})
     assert len(frame) == 3 and {"set", "prompt", "changed", "fluent", "ppl (original model)"} <= set(frame.columns)
+    assert set(frame["fluent"]) == {"same text"}                   # an unchanged text is not the edit's doing
     # the model's own answer (its top-1 token) is in its own continuation
     assert all(r.names_answer == names_answer(r.current_text, r.answer, r.prompt) for r in rows)
 
@@ -178,12 +179,16 @@ def test_answers_summary_says_when_a_changed_forget_answer_still_names_it():
     import pandas as pd
     frame = pd.DataFrame([
         {"set": "forget facts", "changed": True, "fluent": "yes", "answer in text": "yes"},
-        {"set": "forget facts", "changed": True, "fluent": "NO", "answer in text": "no"},
-        {"set": "neighbours (held out)", "changed": False, "fluent": "yes", "answer in text": "yes"},
+        {"set": "forget facts", "changed": True, "fluent": "no", "answer in text": "no"},
+        {"set": "neighbours (held out)", "changed": False, "fluent": "same text", "answer in text": "yes"},
+        {"set": "other facts", "changed": False, "fluent": "same text", "answer in text": "yes"},
+        {"set": "other facts", "changed": False, "fluent": "no", "answer in text": "yes"},
     ])
     summary = answers_summary(frame)
-    assert summary.startswith("forget facts: 2 of 2 changed, 1 fluent (of the changed, 1 still says the answer further on")
-    assert summary.endswith("neighbours (held out): 0 of 1 changed, 1 fluent")
+    assert summary.startswith("forget facts: 2 of 2 changed, 1 of 2 new texts fluent (of the changed, 1 still says the "
+                              "answer further on")
+    assert "neighbours (held out): 0 of 1 changed, every text as before;" in summary
+    assert summary.endswith("other facts: 0 of 2 changed, 0 of 1 new texts fluent")
 
 
 def test_compare_answers_reads_the_original_through_the_snapshot(tiny_lm):

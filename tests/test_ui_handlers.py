@@ -102,7 +102,7 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
 
 
 def _check_the_verdict_warns_of_an_answer_said_later(run):
-    from ui.forget_tab import verdict
+    from ui.forget_messages import verdict
 
     m = run.metrics
     assert 0 <= m["still_said"] <= m["forgotten"] and (m["still_said_example"] is None) == (m["still_said"] == 0)
@@ -279,3 +279,38 @@ def test_a_trace_timed_on_a_busy_moment_is_timed_again_before_asking(served):
     outputs = list(trace_clicked(form_data(form, visitor, **values), progress=_no_progress))
     assert "Click again" not in outputs[0][3] and "Done in" in outputs[-1][3]
     assert ESTIMATOR.estimate(lm, values["prompt"], "Japan", ["mlp"], 2) < CONFIRM_ABOVE_S
+
+
+def test_refused_input_keeps_the_outputs_and_faults_still_raise():
+    """A UI handler's bad input skips every output (no red "Error" over results on screen); an API endpoint,
+    an error after the first output and a fault raise gr.Error; Stop closes the handler."""
+
+    from ui.errors import user_errors
+
+    def bad(*_):
+        raise ValueError("Samples must be between 1 and 100, got 1000")
+
+    assert user_errors(bad)() == gr.skip()
+    with pytest.raises(gr.Error, match="got 1000"):
+        user_errors(soft=False)(bad)()
+    with pytest.raises(gr.Error, match="Something went wrong"):
+        user_errors(lambda: 1 / 0)()
+
+    closed = []
+
+    def steps(fail_at):
+        try:
+            for i in range(3):
+                if i == fail_at:
+                    raise LookupError("no such run")
+                yield i
+        finally:
+            closed.append(fail_at)
+
+    assert list(user_errors(steps)(0)) == [gr.skip()]
+    with pytest.raises(gr.Error, match="no such run"):
+        list(user_errors(steps)(1))                       # something was shown: the outputs say Error
+    running = user_errors(steps)(None)
+    assert next(running) == 0
+    running.close()                                       # Stop
+    assert closed == [0, 1, None]

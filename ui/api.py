@@ -26,13 +26,13 @@ from kuda_core.workflows import jobs
 from kuda_core.workflows.data import DataChoice, build_split
 from kuda_core.workflows.runs import RunRecord
 from ui.errors import user_errors
-from ui.forget_tab import verdict
+from ui.forget_messages import verdict
 from ui.session import ESTIMATOR, HOST, OPTIONS, status_of
 
 DEFAULT_LAYERS = (4, 5, 6)
 
 
-@user_errors
+@user_errors(soft=False)
 def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: float, window: float, token: str,
               size: float, visitor):
     """Trace one fact; returns (status text, suggested layers, per-kind score grids as JSON)."""
@@ -61,7 +61,7 @@ def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: floa
             json.dumps(grids))
 
 
-@user_errors
+@user_errors(soft=False)
 def api_forget(facts: str, topics: list, layers: list, method: str, settings: str, holdout: float, visitor):
     """Forget typed facts ("prompt | subject | answer" per line) or probe topics; returns (verdict, status, summary)."""
     if facts and facts.strip():

@@ -12,12 +12,13 @@ from ui.errors import user_errors
 from ui.session import HOST
 
 FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer is (or the reverse). Fluent = a "
-                "verdict on the new text read by the original model (fit to the prompt, likelihood, repetition); "
-                "checked against hand-labelled answers it agreed with the labels on 82% of held-out ones (letting "
-                "through 17% of the non-fluent ones) and on 84% of 160 answers from later runs labelled blind (13%); "
-                "two readers agree on 93% (kuda_core/inspect/fluency.py). Answer in text = the unlearned text still "
-                "says the answer somewhere: a forgotten first token can be followed by the answer after a detour.")
+                "verdict on the new text, read by the original model (fit to the prompt, likelihood, repetition); "
+                "'same text' where the edit left the text word for word as it was. Checked against answers labelled "
+                "by hand, it agrees with the readers on 82-84% of them and lets 13-17% of the non-fluent ones through "
+                "(two readers agree on 93%). Answer in text = the unlearned text still says the answer somewhere: a "
+                "forgotten first token can be followed by the answer after a detour.")
 ANSWER_COLUMNS = ["set", "prompt", "answer", "original", "unlearned", "changed", "answer in text", "fluent"]
+NULL_COLUMNS = ["layer", "retain keys", "null dim", "of", "threshold", "leak on held-out keys", "|dW| / |W0|"]
 NUMBER_COLUMNS = ["set", "prompt", "p before", "p after", "rank before", "rank after", "top-5 after",
                   "ppl (original model)"]
 NUMBER_COLUMN_WIDTHS = ["110px", "240px", "85px", "85px", "95px", "95px", "330px", "110px"]   # headers on one line
@@ -80,10 +81,9 @@ def drift_clicked(pca_layer, visitor):
 def nullspace_clicked(visitor, progress=gr.Progress()):
     progress(0.1, desc="collecting retain keys")
     report = jobs.null_space(HOST, visitor)
-    figure = eigen_spectrum(report[0].eigenvalues, report[0].threshold, title=f"Layer {report[0].layer}: retain key spectrum")
-    table = pd.DataFrame([{"layer": r.layer, "retain keys": r.n_keys, "null dim": r.null_dim,
-                           "of": len(r.eigenvalues), "threshold": r.threshold,
-                           "leak on held-out keys": r.leak, "|dW| / |W0|": r.update_norm} for r in report])
+    figure = eigen_spectrum(report[0].eigenvalues, report[0].threshold, title=f"Layer {report[0].layer} (the first edited; the table has each): retain key spectrum")
+    table = pd.DataFrame([(r.layer, r.n_keys, r.null_dim, len(r.eigenvalues), r.threshold, r.leak, r.update_norm)
+                          for r in report], columns=NULL_COLUMNS)
     return figure, table.round(6)
 
 
@@ -114,7 +114,7 @@ def build(visitor: gr.State) -> None:
         with gr.Accordion("Null space", open=False):
             gr.Markdown(NULL_SPACE_HELP)
             null_run = gr.Button("Inspect the null space of the edited layers")
-            null_table = gr.Dataframe(interactive=False)
+            null_table = gr.Dataframe(interactive=False, headers=NULL_COLUMNS)
             null_plot = gr.Plot(label="Eigenvalues of the retain key covariance")
         stop = gr.Button("Stop")
     events = [

@@ -1,11 +1,18 @@
 """Turn engine exceptions into messages the user sees, keeping the app serving.
 
-    >>> @user_errors
+    >>> @user_errors                  # a UI handler: refused input keeps what is on screen
     ... def handler(...): ...
+    >>> @user_errors(soft=False)      # an API endpoint: the client gets an error
+    ... def endpoint(...): ...
 
 Expected errors (bad input, missing files, a model that does not fit) are logged in one line and
 shown as they are; anything else is a fault: its traceback goes to the log (once) and the user is
 told so. Messages are HTML-escaped: what a visitor typed is never rendered as markup.
+
+In the UI an expected error raised before the handler's first output is a pop-up warning, and
+every output stays as it was (gr.skip): a mistyped number does not wipe the results on screen
+behind gradio's red "Error" badges. Faults, and errors once a handler has shown something, raise
+gr.Error (the outputs then say "Error", since what they show is no longer current).
 """
 from __future__ import annotations
 
@@ -38,17 +45,39 @@ def to_gradio(error: Exception) -> gr.Error:
     return gr.Error(html.escape(message[:800], quote=False), print_exception=False)
 
 
-def user_errors(handler):
-    """Decorator for gradio handlers (plain functions and generators)."""
+def refused(error: Exception) -> bool:
+    """True for an expected error shown as a warning with the outputs kept (bad input, not a fault)."""
+    return isinstance(error, USER_ERRORS) and not isinstance(error, torch.OutOfMemoryError)
+
+
+def _warn(error: Exception):
+    """Pop up the error's message as a warning; the gr.skip() that keeps every output as it was."""
+    message = to_gradio(error).message
+    gr.Warning(message, title="Not done")
+    return gr.skip()
+
+
+def user_errors(handler=None, *, soft: bool = True):
+    """Decorator for gradio handlers (plain functions and generators); soft=False raises every error."""
+    if handler is None:
+        return functools.partial(user_errors, soft=soft)
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def generator_wrapper(*args, **kwargs):
+            shown, outputs = False, handler(*args, **kwargs)
             try:
-                yield from handler(*args, **kwargs)
+                for output in outputs:
+                    shown = True
+                    yield output
             except gr.Error:
                 raise
             except Exception as error:  # noqa: BLE001 - every fault becomes a message; the app keeps serving
+                if soft and not shown and refused(error):
+                    yield _warn(error)
+                    return
                 raise to_gradio(error) from error
+            finally:
+                outputs.close()              # Stop (GeneratorExit here) closes the handler too: its cleanup runs
         return generator_wrapper
 
     @functools.wraps(handler)
@@ -58,5 +87,7 @@ def user_errors(handler):
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001
+            if soft and refused(error):
+                return _warn(error)
             raise to_gradio(error) from error
     return wrapper

@@ -14,17 +14,20 @@ from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.forget.tuning import TuneConfig
 from kuda_core.report.plots import training_curves
 from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
-from kuda_core.data.wording import counted
 from kuda_core.workflows import jobs
 from kuda_core.workflows.data import build_split
 from kuda_core.workflows.runs import RunRecord
 from ui.confirm import asks_first
 from ui.errors import user_errors
 from ui.forget_values import data_choice, unlearn_config
+from ui.forget_messages import closing_line, preparing_message, verdict, while_running
 from ui.forms import Form, option_widgets
 from ui.locate_tab import fact_label
 from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, model_key, status_of
 
+LAYERS_UNTRACED = ("not traced yet: a fixed start, not chosen for your fact; trace it on Locate and its suggested "
+                   "layers come here")
+LAYERS_CARRIED = "carried over from Locate (its suggestion for the fact traced there, or the layers you ticked)"
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
 HF_SOURCE = SOURCES[3]
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
@@ -35,45 +38,8 @@ def _table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
     columns = ["step", "loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc", "neighbour_acc",
                "retain_acc", "elapsed_s"]
-    return frame[[c for c in columns if c in frame]].round(4).tail(12)
-
-
-def verdict(run: RunRecord) -> str:
-    """One line a room can read: forgotten or not, what remains, how precise, how fluent."""
-    last, m = run.last, run.metrics
-    if last is None:
-        return "Nothing ran."
-    left = counted(len(last.remaining), "fact still answered", "facts still answered")
-    parts = [f"**{'Forgotten' if not last.remaining else left}** after {counted(last.step, 'step')} ({run.seconds:.0f} s)"]
-    if last.paraphrase_acc is not None:
-        parts.append(f"paraphrases still answered: {last.paraphrase_acc:.0%}")
-    if last.neighbour_acc is not None:
-        parts.append(f"neighbours kept: {last.neighbour_acc:.0%}")
-    if m.get("fluent") is not None:
-        parts.append(f"fluent new answers (20 tokens; Compare's verdict depends on its length): {m['fluent']:.0%}")
-    if m.get("still_said"):
-        verb = "says" if m["still_said"] == 1 else "say"
-        lead = ("the forgotten fact still says" if m["forgotten"] == 1
-                else f"{m['still_said']} of the {m['forgotten']} forgotten facts still {verb}")
-        example = " ".join(str(m["still_said_example"]).split())
-        parts.append(f"**but {lead} the answer further on**, e.g. \"{example}\" (see Compare and Is it really gone?)")
-    if run.status == "stopped":
-        parts.append("stopped by you: the weights reached so far are kept")
-    return "; ".join(parts) + "."
-
-
-def closing_line(run: RunRecord) -> str:
-    """What the verdict does not say: the facts still answered (up to 3) and the run's total time.
-
-    >>> closing_line(run)   # "Still answered: 'The Eiffel Tower is located in the city of'. Done in 44.0 s."
-    """
-    last = run.last
-    if last is None:
-        return ""
-    shown = "; ".join(repr(p) for p in last.remaining[:3]) + (" ..." if len(last.remaining) > 3 else "")
-    still = f"Still answered: {shown}. " if last.remaining else ""
-    polished = " (polishing steps included)" if "polishing" in last.message else ""
-    return f"{still}Done in {run.seconds:.1f} s{polished}; 'Reset to the original model' puts back the original weights."
+    shown = frame[[c for c in columns if c in frame]].dropna(axis=1, how="all")   # e.g. no paraphrases: no column
+    return shown.round(4).tail(12)
 
 
 def _floats(text: str, name: str) -> tuple[float, ...]:
@@ -94,16 +60,6 @@ def _figures(run: RunRecord):
     return forget_progress(rows, run.config.stop_at), details
 
 
-def preparing_message(run: RunRecord, estimated: float | None) -> str:
-    """What the visitor reads while a run prepares (before its first record)."""
-    layers = ", ".join(map(str, run.config.layers))
-    when = f" Up to the step cap the run is estimated at about {estimated:.0f} s." if estimated else ""
-    keys = (f" and collecting the retained keys of the edited layers ({layers}) for the null-space projection"
-            if run.config.tau is not None else f" on the edited layers ({layers})")
-    return (f"Preparing: checking which forget facts the model answers ({counted(len(run.data.forget), 'fact')})"
-            f"{keys}; the first step follows.{when}")
-
-
 @user_errors
 def run_clicked(form: Form, data, progress=gr.Progress()):
     values, visitor = form.values(data), data[form["visitor"]]
@@ -121,7 +77,7 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
         progress(record.step / config.steps, desc=record.message)
         if record.status == "error":
             raise ValueError(record.message)
-        yield (*_figures(run), _table(run.step_rows()), record.message, status_of(visitor))
+        yield (*_figures(run), _table(run.step_rows()), while_running(record), status_of(visitor))
     FORGET_ESTIMATOR.record(model_key(), config, run.data, run.records, time.perf_counter() - started)
     yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{closing_line(run)}", status_of(visitor))
 
@@ -214,7 +170,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                                     info="share of retain facts and general texts the run never sees")
         gr.Markdown("### How")
         layers = gr.CheckboxGroup(list(range(n_layers)), value=list(kuda.layers), label="Layers to edit",
-                                  info="prefilled from Locate's suggestion", elem_id="forget-layers")
+                                  info=LAYERS_UNTRACED, elem_id="forget-layers")
         method = gr.Dropdown([(REGISTRY[m].title, m) for m in METHODS], value="kuda", label="Method", elem_id="forget-method")
         method_help = gr.Markdown(f"**KUDA**: {REGISTRY['kuda'].description}.")
         with gr.Row():
@@ -281,7 +237,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
     for source in (forget_source, retain_source):       # the split only matters for a hub dataset
         source.change(lambda a, b: gr.update(visible=HF_SOURCE in (a, b)), [forget_source, retain_source], [hf_split],
                       api_visibility="private")
-    locate_layers.change(lambda chosen: gr.update(value=sorted(chosen)) if chosen else gr.update(),
+    locate_layers.change(lambda chosen: gr.update(value=sorted(chosen), info=LAYERS_CARRIED) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
     shared = [steps, lr, tau, train_inputs, augment, copies, stall, rank]
     method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")

@@ -23,6 +23,15 @@ def health(with_hash: bool = False) -> dict:
                 "hash": state_dict_hash(lm.model) if with_hash else None, "waiting": HOST.lock.waiting}
 
 
+def _traced_fact(prompt: str, subject: str, answer: str, scored: dict | None, visitor):
+    """Forget starts with the fact just traced; a refused trace (bad input, or a long one not confirmed yet)
+    leaves Forget's data as it was."""
+    traced = visitor.results.get("traces", {})
+    if not any(key[1] == prompt and key[2] == subject for key in traced):
+        return gr.skip()
+    return "typed rows", forget_tab.typed_row(prompt, subject, answer or (scored or {}).get("answer", ""))
+
+
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="KUDA: locate and forget knowledge", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# KUDA: locate, forget and inspect knowledge in a language model")
@@ -36,9 +45,8 @@ def build_app() -> gr.Blocks:
             evaluate_tab.build(visitor)
             runs_tab.build(visitor)
             export = export_tab.build(visitor)
-        located["trace_event"].success(lambda p, s, a, scored: ("typed rows", forget_tab.typed_row(
-            p, s, a or (scored or {}).get("answer", ""))), located["fact_inputs"], [forget["source"], forget["typed"]],
-            api_visibility="private")        # Forget starts with the fact just traced
+        located["trace_event"].success(_traced_fact, [*located["fact_inputs"], visitor],
+                                       [forget["source"], forget["typed"]], api_visibility="private")
         api_events = api.build(visitor)
         gr.api(health, api_name="health", api_visibility="undocumented")
         stop = gr.Button(visible=False)

@@ -26,7 +26,7 @@ def run_rows(visitor) -> list[dict]:
                      "retain": m.get("retain"), "fluent": m.get("fluent"),
                      "3-shot recovered": m.get("3-shot recovered"),
                      "relearn @30": m.get("relearn recovery @30"),
-                     "in effect": visitor.run is run and visitor.edit is not None})
+                     "in effect": "yes" if visitor.run is run and visitor.edit is not None else ""})
     return rows
 
 

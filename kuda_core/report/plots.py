@@ -116,6 +116,8 @@ def training_curves(records: Sequence[Mapping], keys: Sequence[str] | None = Non
         points = frame[key].notna()
         figure.add_trace(go.Scatter(x=xs[points], y=frame[key][points], mode="lines+markers", name=names[row - 1]),
                          row=row, col=1)
+        if key.endswith("_acc"):                 # a share: 0..1, not plotly's 0..2 around a constant 1
+            figure.update_yaxes(range=[-0.02, 1.02], row=row, col=1)
     figure.update_layout(height=max(300, 180 * len(keys)), showlegend=False, **LAYOUT)
     figure.update_xaxes(title_text=x, row=len(keys), col=1)
     return figure
@@ -181,6 +183,7 @@ def evaluation_bars(table: pd.DataFrame, metric: str | None = None) -> go.Figure
         raise ValueError(f"The table lacks columns {missing}")
     rows = table if metric is None else table[table["metric"] == metric]
     labels = [f"{s}: {m}" if metric is None else s for s, m in zip(rows["set"], rows["metric"])]
+    labels = [label.replace(" (", "<br>(") for label in labels]          # "(held out)" on a line of its own
     figure = go.Figure([
         go.Bar(x=labels, y=rows["original"], name="original", marker_color="#7f7f7f"),
         go.Bar(x=labels, y=rows["unlearned"], name="unlearned", marker_color="#2ca02c"),

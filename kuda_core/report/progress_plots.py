@@ -56,6 +56,9 @@ def lens_heatmap(ranks: np.ndarray, labels: Sequence[str], edited: Sequence[int]
                                                                   "<extra></extra>"))
     for layer in edited:
         figure.add_vrect(x0=layer - 0.5, x1=layer + 0.5, line_width=1, line_color="#ffffff", opacity=0.6)
+    if len(edited):
+        figure.add_annotation(x=(min(edited) + max(edited)) / 2, y=1, yref="paper", yanchor="bottom", showarrow=False,
+                              text="edited layers (outlined)", font=dict(size=11))
     figure.update_layout(title=title or "Logit lens: the answer's rank after each layer", xaxis_title="layer",
                          height=max(300, 24 * len(labels) + 120), **LAYOUT)
     return figure
@@ -75,7 +78,9 @@ def relearn_curve(rows: Sequence[Mapping], trained_on: str = "half of the forgot
                                         name=f"fine-tuned on {trained_on}" if arm == "relearn"
                                         else "control: fine-tuned on unrelated facts", line=line))
     figure.update_layout(title="Relearning: do forgotten facts not trained on come back?", xaxis_title="fine-tuning steps",
-                         yaxis_title="answered (forgotten, not trained on)", yaxis_range=[-0.02, 1.02], **LAYOUT)
+                         yaxis_title="answered (forgotten, not trained on)", yaxis_range=[-0.02, 1.02],
+                         legend=dict(orientation="h", y=-0.3), **{**LAYOUT, "margin": dict(LAYOUT["margin"], b=110)})
+    # the legend below: the plot keeps its width
     return figure
 
 

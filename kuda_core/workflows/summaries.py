@@ -73,6 +73,16 @@ def iter_answers_table(lm: LoadedModel, snapshot: WeightSnapshot | None, rows: S
             yield done, len(rows), answers_table(found)
 
 
+SAME_TEXT = "same text"     # the fluent cell of an answer the edit left word for word as it was
+
+
+def _fluent_cell(c: AnswerComparison) -> str:
+    """yes / no for a new text; an unchanged text is not the edit's doing either way."""
+    if c.current_text == c.original_text:
+        return SAME_TEXT
+    return "yes" if c.fluent else "no"
+
+
 def answers_table(by_set: Mapping[str, Sequence[AnswerComparison]]) -> pd.DataFrame:
     """One row per answer: set, prompt, answer, original and unlearned text, p and rank, top-5, verdicts."""
     table = [{
@@ -80,7 +90,7 @@ def answers_table(by_set: Mapping[str, Sequence[AnswerComparison]]) -> pd.DataFr
         "p before": round(c.original_p, 4), "p after": round(c.current_p, 4),
         "rank before": c.original_rank, "rank after": c.current_rank,
         "top-5 after": ", ".join(f"{t!r} {p:.2f}" for t, p in c.current_top),
-        "changed": c.changed, "fluent": "yes" if c.fluent else "NO",
+        "changed": c.changed, "fluent": _fluent_cell(c),
         "answer in text": "yes" if c.names_answer else "no",
         "ppl (original model)": round(c.perplexity, 1),
     } for name, comparisons in by_set.items() for c in comparisons]
@@ -88,10 +98,12 @@ def answers_table(by_set: Mapping[str, Sequence[AnswerComparison]]) -> pd.DataFr
 
 
 def answers_summary(table: pd.DataFrame) -> str:
-    """Changed answers (first answer token no longer top-1) and fluent ones per prompt set, in one line; for
-    the forget sets also the changed answers whose text still says the answer further on."""
+    """Changed answers (first answer token no longer top-1) and, of the texts the edit changed, the fluent ones
+    per prompt set, in one line; for the forget sets also the changed answers whose text still says the answer further on."""
     def line(name: str, rows: pd.DataFrame) -> str:
-        text = f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, {int((rows['fluent'] == 'yes').sum())} fluent"
+        new = rows[rows["fluent"] != SAME_TEXT]
+        text = f"{name}: {int(rows['changed'].sum())} of {len(rows)} changed, " + (
+            f"{int((new['fluent'] == 'yes').sum())} of {len(new)} new texts fluent" if len(new) else "every text as before")
         later = int((rows["changed"] & (rows["answer in text"] == "yes")).sum())
         if name.startswith("forget") and later:
             text += f" (of the changed, {later} still {'says' if later == 1 else 'say'} the answer further on in the text)"
@@ -110,7 +122,7 @@ class DriftSummary:
 
     def lines(self) -> list[str]:
         """Readable lines: KRD, then the largest drift per set."""
-        out = [f"KRD on the edited layers {list(self.edited)}: {self.krd:.3f} (1 - cos of their MLP outputs at the "
+        out = [f"KRD on the edited layers ({', '.join(map(str, self.edited))}): {self.krd:.3f} (1 - cos of their MLP outputs at the "
                "subject and last tokens of the plain forget prompts: 0 = unchanged, 1 = orthogonal, 2 = opposite; "
                "Forget's curve measures the same on its training batch, context-augmented rows included, so it "
                "can read higher)"]

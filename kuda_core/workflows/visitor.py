@@ -91,7 +91,7 @@ class Visitor:
         for run in self.runs:
             if run.number == number:
                 return run
-        raise ValueError(f"There is no run {number}; your runs: {[r.number for r in self.runs] or 'none yet'}")
+        raise ValueError(f"There is no run {number}; your runs: {', '.join(str(r.number) for r in self.runs) or 'none yet'}")
 
     def edit_of(self, number: int) -> Edit:
         edit = self.edits.get(number)
@@ -141,5 +141,5 @@ class Visitor:
             return f"**{name}: original weights.** Your earlier edit was made on a model that has since been replaced."
         if self.is_edited(host):
             return (f"**{name}: your edit** ({self.edit.description or 'weights changed'}). Other visitors still see "
-                    "the original. Reset restores it for you.")
+                    "the original. Reset (on the Forget tab) restores it for you.")
         return f"**{name}: original weights.**"

@@ -1,0 +1,66 @@
+"""What the Forget tab writes about a run: the preparing line, the last step, the verdict a room reads.
+
+    >>> preparing_message(run, estimated=40.0)   # before the first record
+    >>> while_running(record)                    # a step record's line (the last one: answers being read)
+    >>> verdict(run) + "  \n" + closing_line(run)  # the final two lines
+"""
+from __future__ import annotations
+
+from kuda_core.data.wording import counted
+from kuda_core.workflows.runs import RunRecord
+
+
+def preparing_message(run: RunRecord, estimated: float | None) -> str:
+    """What the visitor reads while a run prepares (before its first record)."""
+    layers = ", ".join(map(str, run.config.layers))
+    when = f" Up to the step cap the run is estimated at about {estimated:.0f} s." if estimated else ""
+    keys = (f" and collecting the retained keys of the edited layers ({layers}) for the null-space projection"
+            if run.config.tau is not None else f" on the edited layers ({layers})")
+    return (f"Preparing: checking which forget facts the model answers ({counted(len(run.data.forget), 'fact')})"
+            f"{keys}; the first step follows.{when}")
+
+
+def verdict(run: RunRecord) -> str:
+    """One line a room can read: forgotten or not, what remains, how precise, how fluent."""
+    last, m = run.last, run.metrics
+    if last is None:
+        return "Nothing ran."
+    left = counted(len(last.remaining), "fact still answered", "facts still answered")
+    parts = [f"**{'Forgotten' if not last.remaining else left}** after {counted(last.step, 'step')} ({run.seconds:.0f} s)"]
+    if last.paraphrase_acc is not None:
+        parts.append(f"paraphrases still answered: {last.paraphrase_acc:.0%}")
+    if last.neighbour_acc is not None:
+        parts.append(f"neighbours kept: {last.neighbour_acc:.0%}")
+    if m.get("fluent") is not None:
+        parts.append(f"fluent new answers (20 tokens; Compare's verdict depends on its length): {m['fluent']:.0%}")
+    if m.get("still_said"):
+        verb = "says" if m["still_said"] == 1 else "say"
+        lead = ("the forgotten fact still says" if m["forgotten"] == 1
+                else f"{m['still_said']} of the {m['forgotten']} forgotten facts still {verb}")
+        example = " ".join(str(m["still_said_example"]).split())
+        parts.append(f"**but {lead} the answer further on**, e.g. \"{example}\" (see Compare and Is it really gone?)")
+    if run.status == "stopped":
+        parts.append("stopped by you: the weights reached so far are kept")
+    return "; ".join(parts) + "."
+
+
+def while_running(record) -> str:
+    """A step record's message; the last one says the new answers are being read (the run is not over yet)."""
+    if record.status != "done":
+        return record.message
+    return record.message.replace("; done in", "; trained in") + "; now reading the new answers (fluent? still " \
+        "saying the answer further on?)"
+
+
+def closing_line(run: RunRecord) -> str:
+    """What the verdict does not say: the facts still answered (up to 3) and the run's total time.
+
+    >>> closing_line(run)   # "Still answered: 'The Eiffel Tower is located in the city of'. Done in 44.0 s."
+    """
+    last = run.last
+    if last is None:
+        return ""
+    shown = "; ".join(repr(p) for p in last.remaining[:3]) + (" ..." if len(last.remaining) > 3 else "")
+    still = f"Still answered: {shown}. " if last.remaining else ""
+    polished = " (polishing steps included)" if "polishing" in last.message else ""
+    return f"{still}Done in {run.seconds:.1f} s{polished}; 'Reset to the original model' puts back the original weights."
