@@ -19,3 +19,21 @@ def test_model_tab_answers_paris(page):
     page.locator(".js-plotly-plot").first.wait_for()
     assert page.locator("#model-info").inner_text().count("30") >= 1
     screenshot(page, "model_tab")
+
+
+def test_refused_input_keeps_what_is_on_screen(page):
+    """Typing over the picked fact clears the pick; a refused action pops up its reason and leaves the outputs
+    as they were (no red "Error" badge over them)."""
+    page.get_by_role("tab", name="Locate").click()
+    picked = page.locator("#locate-fact input")
+    assert "Eiffel Tower" in picked.input_value()
+    page.locator("#locate-prompt textarea").fill("The capital of Japan is")
+    page.wait_for_function("() => document.querySelector('#locate-fact input').value === ''", timeout=30_000)
+
+    page.get_by_role("tab", name="Runs").click()
+    page.locator("#runs-number input").fill("99")
+    page.locator("#runs-apply").click()
+    page.get_by_text("There is no run 99").first.wait_for(timeout=30_000)
+    table = page.locator("#runs-table").inner_text()
+    assert "Error" not in table and "method" in table, table
+    screenshot(page, "refused_input")

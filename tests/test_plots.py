@@ -67,6 +67,8 @@ def test_drift_pca_spectrum():
     figure = pca_scatter(points, (0.6, 0.2))
     assert len(figure.data) == 4 and figure.data[0].marker.symbol == "circle-open"
     assert figure.data[1].marker.symbol == "circle" and "60%" in figure.layout.xaxis.title.text
+    assert [t.name for t in figure.data][2:] == ["forget (before)", "forget (after)"]      # on top, larger
+    assert figure.data[-1].marker.size > figure.data[0].marker.size
     figure = eigen_spectrum([1e-6, 1.0, 0.0, 1e-2], threshold=1e-3)
     assert figure.layout.yaxis.type == "log" and list(figure.data[0].y)[0] == 1.0
     assert len(figure.layout.shapes) == 1 and figure.layout.shapes[0].y0 == 1e-3

@@ -282,19 +282,16 @@ def test_a_trace_timed_on_a_busy_moment_is_timed_again_before_asking(served):
 
 
 def test_refused_input_keeps_the_outputs_and_faults_still_raise():
-    """A UI handler's bad input skips every output (no red "Error" over results on screen); an API endpoint,
-    an error after the first output and a fault raise gr.Error; Stop closes the handler."""
+    """From the app's page, bad input skips every output (no red "Error" over results on screen); through the
+    API, after the first output and for a fault, gr.Error is raised; Stop closes the handler."""
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
 
     from ui.errors import user_errors
 
     def bad(*_):
         raise ValueError("Samples must be between 1 and 100, got 1000")
-
-    assert user_errors(bad)() == gr.skip()
-    with pytest.raises(gr.Error, match="got 1000"):
-        user_errors(soft=False)(bad)()
-    with pytest.raises(gr.Error, match="Something went wrong"):
-        user_errors(lambda: 1 / 0)()
 
     closed = []
 
@@ -307,10 +304,24 @@ def test_refused_input_keeps_the_outputs_and_faults_still_raise():
         finally:
             closed.append(fail_at)
 
-    assert list(user_errors(steps)(0)) == [gr.skip()]
-    with pytest.raises(gr.Error, match="no such run"):
-        list(user_errors(steps)(1))                       # something was shown: the outputs say Error
-    running = user_errors(steps)(None)
-    assert next(running) == 0
-    running.close()                                       # Stop
+    with pytest.raises(gr.Error, match="got 1000"):
+        user_errors(bad)()                                # no page: a script calling the API gets the error
+    for client in ("api", "mcp"):
+        token = LocalContext.request.set(SimpleNamespace(headers={"x-gradio-user": client}))
+        with pytest.raises(gr.Error, match="got 1000"):
+            user_errors(bad)()
+        LocalContext.request.reset(token)
+    token = LocalContext.request.set(SimpleNamespace(headers={"x-gradio-user": "app"}))
+    try:
+        assert user_errors(bad)() == gr.skip()
+        with pytest.raises(gr.Error, match="Something went wrong"):
+            user_errors(lambda: 1 / 0)()
+        assert list(user_errors(steps)(0)) == [gr.skip()]
+        with pytest.raises(gr.Error, match="no such run"):
+            list(user_errors(steps)(1))                   # something was shown: the outputs say Error
+        running = user_errors(steps)(None)
+        assert next(running) == 0
+        running.close()                                   # Stop
+    finally:
+        LocalContext.request.reset(token)
     assert closed == [0, 1, None]

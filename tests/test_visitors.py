@@ -191,3 +191,25 @@ def test_relearning_a_single_forgotten_fact_trains_on_facts_of_its_relation(host
     assert last.relearn_on == "2 facts of the forgotten fact's relation"
     assert [r.arm for r in last.relearn] == ["before", "relearn", "relearn", "control", "control"]
     assert "relearn recovery @4" in last.summary and last.relearn[-1].recovery is not None
+
+
+def test_a_job_knows_when_others_shared_the_model(host):
+    """HOST.sharing(): the jobs running when one begins, and whether any ran alongside it (so its time is not
+    the machine's pace and the estimators do not learn from it)."""
+    alone = host.sharing()
+    assert list(host.steps(None, iter(range(3)))) == [0, 1, 2] and alone.others_now == 0 and not alone.shared()
+    long_job = host.steps(None, iter(range(5)))
+    next(long_job)                                          # another visitor's job is running
+    waiting = host.sharing()
+    assert waiting.others_now == 1 and waiting.shared()
+    long_job.close()
+    first = host.sharing()
+    mine = host.steps(None, iter(range(3)))
+    next(mine)
+    other = host.steps(None, iter(range(3)))               # begins while mine runs
+    next(other)
+    list(other), list(mine)
+    assert first.others_now == 0 and first.shared()
+    after = host.sharing()
+    list(host.steps(None, iter(range(2)))), list(host.steps(None, iter(range(2))))   # one after the other
+    assert not after.shared()

@@ -32,7 +32,7 @@ from ui.session import ESTIMATOR, HOST, OPTIONS, status_of
 DEFAULT_LAYERS = (4, 5, 6)
 
 
-@user_errors(soft=False)
+@user_errors
 def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: float, window: float, token: str,
               size: float, visitor):
     """Trace one fact; returns (status text, suggested layers, per-kind score grids as JSON)."""
@@ -61,7 +61,7 @@ def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: floa
             json.dumps(grids))
 
 
-@user_errors(soft=False)
+@user_errors
 def api_forget(facts: str, topics: list, layers: list, method: str, settings: str, holdout: float, visitor):
     """Forget typed facts ("prompt | subject | answer" per line) or probe topics; returns (verdict, status, summary)."""
     if facts and facts.strip():

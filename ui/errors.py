@@ -1,18 +1,17 @@
 """Turn engine exceptions into messages the user sees, keeping the app serving.
 
-    >>> @user_errors                  # a UI handler: refused input keeps what is on screen
+    >>> @user_errors
     ... def handler(...): ...
-    >>> @user_errors(soft=False)      # an API endpoint: the client gets an error
-    ... def endpoint(...): ...
 
 Expected errors (bad input, missing files, a model that does not fit) are logged in one line and
 shown as they are; anything else is a fault: its traceback goes to the log (once) and the user is
 told so. Messages are HTML-escaped: what a visitor typed is never rendered as markup.
 
-In the UI an expected error raised before the handler's first output is a pop-up warning, and
-every output stays as it was (gr.skip): a mistyped number does not wipe the results on screen
-behind gradio's red "Error" badges. Faults, and errors once a handler has shown something, raise
-gr.Error (the outputs then say "Error", since what they show is no longer current).
+In the browser an expected error raised before the handler's first output is a pop-up warning,
+and every output stays as it was (gr.skip): a mistyped number does not wipe the results on screen
+behind gradio's red "Error" badges. Faults, errors once a handler has shown something, and every
+error of a call through the API (gradio_client, curl: not the app's own page, which says
+"x-gradio-user: app") raise gr.Error, so a script gets the message as an error.
 """
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ import logging
 
 import gradio as gr
 import torch
+from gradio.context import LocalContext
 
 USER_ERRORS = (ValueError, LookupError, OSError, ConnectionError)
 log = logging.getLogger("kuda.ui")
@@ -46,8 +46,16 @@ def to_gradio(error: Exception) -> gr.Error:
 
 
 def refused(error: Exception) -> bool:
-    """True for an expected error shown as a warning with the outputs kept (bad input, not a fault)."""
-    return isinstance(error, USER_ERRORS) and not isinstance(error, torch.OutOfMemoryError)
+    """True for an expected error shown as a warning with the outputs kept (bad input, not a fault) when the
+    request comes from the app's page in a browser."""
+    return isinstance(error, USER_ERRORS) and not isinstance(error, torch.OutOfMemoryError) and _from_the_page()
+
+
+def _from_the_page() -> bool:
+    """True inside an event the app's own page sent (its client marks requests "x-gradio-user: app")."""
+    request = LocalContext.request.get(None)
+    headers = getattr(request, "headers", None) or {}
+    return headers.get("x-gradio-user") == "app"
 
 
 def _warn(error: Exception):
@@ -57,10 +65,8 @@ def _warn(error: Exception):
     return gr.skip()
 
 
-def user_errors(handler=None, *, soft: bool = True):
-    """Decorator for gradio handlers (plain functions and generators); soft=False raises every error."""
-    if handler is None:
-        return functools.partial(user_errors, soft=soft)
+def user_errors(handler):
+    """Decorator for gradio handlers (plain functions and generators)."""
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def generator_wrapper(*args, **kwargs):
@@ -72,7 +78,7 @@ def user_errors(handler=None, *, soft: bool = True):
             except gr.Error:
                 raise
             except Exception as error:  # noqa: BLE001 - every fault becomes a message; the app keeps serving
-                if soft and not shown and refused(error):
+                if not shown and refused(error):
                     yield _warn(error)
                     return
                 raise to_gradio(error) from error
@@ -87,7 +93,7 @@ def user_errors(handler=None, *, soft: bool = True):
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001
-            if soft and refused(error):
+            if refused(error):
                 return _warn(error)
             raise to_gradio(error) from error
     return wrapper

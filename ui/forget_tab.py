@@ -23,7 +23,7 @@ from ui.forget_values import data_choice, unlearn_config
 from ui.forget_messages import closing_line, preparing_message, verdict, while_running
 from ui.forms import Form, option_widgets
 from ui.locate_tab import fact_label
-from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, model_key, status_of
+from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, busy_note, model_key, shared_note, status_of
 
 LAYERS_UNTRACED = ("not traced yet: a fixed start, not chosen for your fact; trace it on Locate and its suggested "
                    "layers come here")
@@ -70,16 +70,18 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
     if question:
         yield gr.update(), gr.update(), gr.update(), question + " (fewer facts or steps)", status_of(visitor)
         return
-    started = time.perf_counter()
+    started, watch = time.perf_counter(), HOST.sharing()
     progress(0.0, desc="preparing")
-    yield gr.update(), gr.update(), gr.update(), preparing_message(run, estimated), status_of(visitor)
+    yield gr.update(), gr.update(), gr.update(), preparing_message(run, estimated) + busy_note(watch), status_of(visitor)
     for record in jobs.iter_forget(HOST, visitor, run, OPTIONS.runs_dir):
         progress(record.step / config.steps, desc=record.message)
         if record.status == "error":
             raise ValueError(record.message)
         yield (*_figures(run), _table(run.step_rows()), while_running(record), status_of(visitor))
-    FORGET_ESTIMATOR.record(model_key(), config, run.data, run.records, time.perf_counter() - started)
-    yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{closing_line(run)}", status_of(visitor))
+    if not watch.shared():          # a run that took turns with other jobs says nothing of this machine's pace
+        FORGET_ESTIMATOR.record(model_key(), config, run.data, run.records, time.perf_counter() - started)
+    yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{closing_line(run)}{shared_note(watch)}",
+           status_of(visitor))
 
 
 @user_errors

@@ -17,7 +17,7 @@ from kuda_core.workflows import jobs
 from ui.confirm import CONFIRM_ABOVE_S, asks_first
 from ui.errors import user_errors
 from ui.forms import Form
-from ui.session import ESTIMATOR, HOST, OPTIONS, calibrate
+from ui.session import ESTIMATOR, HOST, OPTIONS, busy_note, calibrate, shared_note
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
@@ -46,6 +46,21 @@ def trace_config(values: dict) -> TraceConfig:
     if not 1 <= window <= HOST.require().n_layers:
         raise ValueError(f"The window must be between 1 and the model's {HOST.require().n_layers} layers, got {window}")
     return TraceConfig(samples=samples, noise=noise or None, window=window, exclude_layer0=bool(values["exclude0"]))
+
+
+def _picked(label: str | None):
+    """The prompt, subject and answer of the probe fact picked (nothing when the pick was cleared)."""
+    if not label:
+        return gr.skip()
+    picked = fact_from_label(label)
+    return picked.prompt, picked.subject, picked.answer
+
+
+def _unpicked(label: str | None, prompt: str, subject: str):
+    """Clear the pick once the typed prompt or subject differ from the picked fact's."""
+    if label and (_picked(label)[0] != prompt or _picked(label)[1] != subject):
+        return None
+    return gr.skip()
 
 
 def _inputs(prompt: str, subject: str, answer: str) -> tuple[str, str, str | None]:
@@ -93,8 +108,8 @@ def _downloads(results: dict, visitor) -> list[str]:
     return paths
 
 
-def _status(result, elapsed: float, estimated: float, final: bool = False) -> str:
-    head = (f"Done in {elapsed:.1f} s (estimated {estimated:.0f} s)." if final else
+def _status(result, elapsed: float, estimated: float, final: bool = False, note: str = "") -> str:
+    head = (f"Done in {elapsed:.1f} s (estimated {estimated:.0f} s).{note}" if final else
             f"Tracing {result.kind}: row {result.rows_done}/{len(result.tokens)}, {elapsed:.0f} s of ~{estimated:.0f} s")
     lines = [head, f"Answer traced: {result.answer!r}; p clean {result.p_clean:.3f}, p corrupted "
                    f"{result.p_corrupt:.3f}, noise std {result.noise:.3f}."]
@@ -141,8 +156,9 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
     if question:
         yield (*_heatmaps({}), question + " (fewer kinds, samples or tokens)", keep, keep, keep, keep, None)
         return
-    started, results = time.perf_counter(), {}
-    yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s", keep, keep, keep, keep, None)
+    started, results, watch = time.perf_counter(), {}, HOST.sharing()
+    yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s.{busy_note(watch)}", keep, keep, keep, keep,
+           None)
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer, kinds, config):
         results[kind] = partial
         done = (kinds.index(kind) + partial.rows_done / len(partial.tokens)) / len(kinds)
@@ -150,12 +166,13 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
         yield (*_heatmaps(results), _status(partial, time.perf_counter() - started, estimated),
                keep, keep, keep, keep, None)
     elapsed = time.perf_counter() - started
-    ESTIMATOR.record(estimated, elapsed)
+    if not watch.shared():                # a trace that took turns with other jobs says nothing of this machine
+        ESTIMATOR.record(estimated, elapsed)
     cache[key] = results
     while len(cache) > MAX_CACHED_TRACES:
         cache.pop(next(iter(cache)))
     scored = _scored(results, visitor)
-    yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True),
+    yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True, note=shared_note(watch)),
            *_outputs(scored, values), scored, _downloads(results, visitor))
 
 def _scored(results: dict, visitor) -> dict | None:
@@ -258,8 +275,9 @@ def build(visitor: gr.State) -> dict:
                 window=window, exclude0=exclude0, token=token, size=size, topic=topic, max_facts=max_facts,
                 scored=scored, visitor=visitor)
     estimate_changed, trace_clicked, rescore, average_clicked = make_handlers(form)
-    fact.change(lambda label: (lambda f: (f.prompt, f.subject, f.answer))(fact_from_label(label)),
-                [fact], [prompt, subject, answer], api_visibility="private")
+    fact.change(_picked, [fact], [prompt, subject, answer], api_visibility="private")
+    for typed in (prompt.input, subject.input):       # typed over: the picked fact no longer describes the fields
+        typed(_unpicked, [fact, prompt, subject], [fact], show_progress="hidden", api_visibility="private")
     estimate_inputs = {prompt, subject, kinds, samples, noise, window, exclude0}
     for trigger in (prompt.change, subject.change, kinds.change, samples.change, noise.change, window.change):
         # change: typed or dragged

@@ -49,6 +49,20 @@ def status_of(visitor: Visitor) -> str:
     return visitor.status(HOST)
 
 
+def busy_note(watch) -> str:
+    """A sentence for a job about to start while other visitors' jobs run (HOST.sharing()), else ""."""
+    if not watch.others_now:
+        return ""
+    jobs = "another visitor's job" if watch.others_now == 1 else f"{watch.others_now} other jobs"
+    return f" The model is busy with {jobs} now: jobs take turns, so this one takes longer than estimated."
+
+
+def shared_note(watch) -> str:
+    """A sentence for a finished job that shared the model (its time is not this machine's pace), else ""."""
+    return " The model was shared with other visitors' jobs meanwhile (turns), hence the longer time." \
+        if watch.shared() else ""
+
+
 def model_key() -> tuple:
     """The served model, as the machine-wide estimators key it (a replaced model starts afresh)."""
     return HOST.version, id(HOST.require().model)

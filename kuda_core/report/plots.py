@@ -67,7 +67,7 @@ def trace_heatmap(
         hovertemplate=("layer %{x}<br>token %{text}<br>" + value_label + " = %{z:.4f}"
                        + ("<br>effect = %{customdata:.4f}" if p_corrupt is not None else "") + "<extra></extra>"),
     ))
-    subtitle = []
+    subtitle = ["* = subject token (noised)"] if subject_range is not None else []
     if p_clean is not None:
         subtitle.append(f"p clean {p_clean:.3f}")
     if p_corrupt is not None:
@@ -147,15 +147,16 @@ def drift_chart(
 
 def pca_scatter(points: Mapping[str, np.ndarray], explained: tuple[float, float] | None = None,
                 hover: Mapping[str, Sequence[str]] | None = None, title: str = "PCA of representations") -> go.Figure:
-    """Scatter of groups of 2-D points ("forget (before)" ...): colour by set, open markers before."""
+    """Scatter of groups of 2-D points ("forget (before)" ...): colour by set, open markers before; the forget
+    points drawn last and larger (a few facts among many retain points stay visible)."""
     figure = go.Figure()
-    for name, xy in points.items():
+    for name, xy in sorted(points.items(), key=lambda item: item[0].startswith("forget")):
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         before = "before" in name
         figure.add_trace(go.Scatter(
             x=xy[:, 0], y=xy[:, 1], mode="markers", name=name,
             text=list(hover[name]) if hover and name in hover else None,
-            marker=dict(color=GROUP_COLORS.get(name.split(" ")[0]), size=9,
+            marker=dict(color=GROUP_COLORS.get(name.split(" ")[0]), size=13 if name.startswith("forget") else 8,
                         symbol="circle-open" if before else "circle"),
         ))
     axis = (lambda i: f"PC{i + 1} ({explained[i]:.0%})") if explained else (lambda i: f"PC{i + 1}")

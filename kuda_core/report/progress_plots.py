@@ -39,7 +39,8 @@ def forget_progress(rows: Sequence[Mapping], target: float | None = 0.0) -> go.F
         if x:
             figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line=dict(color=colour, dash=dash)))
     if target is not None:
-        figure.add_hline(y=target, line_dash="dash", line_color="#7f7f7f", annotation_text="target: forgotten")
+        figure.add_hline(y=target, line_dash="dash", line_color="#7f7f7f", annotation_text="target: forgotten",
+                         annotation_position="top left")     # the last markers sit on the line at the right
     figure.update_layout(title="Forgetting, step by step", xaxis_title="step", yaxis_title="probability / share",
                          yaxis_range=[-0.02, 1.02], height=360, legend=dict(orientation="h", y=-0.25), **LAYOUT)
     return figure

@@ -58,6 +58,37 @@ class FairLock:
         return len(self._queue)
 
 
+class JobCount:
+    """How many jobs run on the model now, and how often one began while another ran (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+        self.overlaps = 0
+
+    def begin(self) -> None:
+        with self._lock:
+            self.overlaps += self.running > 0
+            self.running += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+class Sharing:
+    """Seen from one job: the other jobs running when it began, and whether any ran alongside it."""
+
+    def __init__(self, jobs: JobCount) -> None:
+        self._jobs = jobs
+        self.others_now = jobs.running
+        self._overlaps = jobs.overlaps
+
+    def shared(self) -> bool:
+        """True when another job ran alongside since this watch began (call it once the watched job ended)."""
+        return self.others_now > 0 or self._jobs.overlaps > self._overlaps
+
+
 class ModelHost:
     """The process's one base model, its version, and the lock every model job takes."""
 
@@ -69,6 +100,7 @@ class ModelHost:
         self.lock = FairLock()
         self._base_copies: dict[str, torch.Tensor] = {}
         self._originals: dict = {}     # the base model's answers and measures, shared by every visitor
+        self._jobs = JobCount()
 
     def load(self, name: str = "default", device: str = "auto", progress=None, **options) -> LoadedModel:
         """Load a new base model (an administrator's action: every visitor's edit becomes stale)."""
@@ -147,8 +179,17 @@ class ModelHost:
                         edit.capture(lm.model)
                     edit.remove(lm.model)
 
+    def sharing(self) -> "Sharing":
+        """Watch whether jobs of other visitors share the model with yours (they take turns, so both take longer).
+
+        >>> watch = host.sharing()        # before your job
+        >>> watch.others_now              # jobs running now (yours waits for their turns)
+        >>> watch.shared()                # after it: did any other job run alongside?"""
+        return Sharing(self._jobs)
+
     def steps(self, edit: Edit | None, records: Iterator[T], capture: bool = False) -> Iterator[T]:
         """Each step of a generator under `use(edit)`; closing early closes it under the lock too."""
+        self._jobs.begin()
         try:
             while True:
                 with self.use(edit, capture):
@@ -158,6 +199,7 @@ class ModelHost:
                         return
                 yield record
         finally:
+            self._jobs.end()
             close = getattr(records, "close", None)
             if close is not None:
                 with self.use(edit, capture):
