@@ -59,7 +59,7 @@ def _picked(label: str | None):
 def _unpicked(label: str | None, prompt: str, subject: str):
     """Clear the pick once the typed prompt or subject differ from the picked fact's."""
     if label and (_picked(label)[0] != prompt or _picked(label)[1] != subject):
-        return None
+        return gr.update(value=None)
     return gr.skip()
 
 
@@ -276,7 +276,8 @@ def build(visitor: gr.State) -> dict:
                 scored=scored, visitor=visitor)
     estimate_changed, trace_clicked, rescore, average_clicked = make_handlers(form)
     fact.change(_picked, [fact], [prompt, subject, answer], api_visibility="private")
-    for typed in (prompt.input, subject.input):       # typed over: the picked fact no longer describes the fields
+    for typed in (prompt.change, subject.change):     # typed over: the picked fact no longer describes the fields
+        # (change, not input: gradio's input event missed a pasted or filled value)
         typed(_unpicked, [fact, prompt, subject], [fact], show_progress="hidden", api_visibility="private")
     estimate_inputs = {prompt, subject, kinds, samples, noise, window, exclude0}
     for trigger in (prompt.change, subject.change, kinds.change, samples.change, noise.change, window.change):
