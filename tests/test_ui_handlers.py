@@ -325,3 +325,12 @@ def test_refused_input_keeps_the_outputs_and_faults_still_raise():
     finally:
         LocalContext.request.reset(token)
     assert closed == [0, 1, None]
+
+
+def test_an_lr_far_above_the_default_is_pointed_out():
+    from kuda_core.forget.config import UnlearnConfig
+    from ui.forget_messages import pace_warning
+
+    assert pace_warning(UnlearnConfig.create("kuda", layers=(1,))) == ""
+    assert "lr 1 is 1000 times kuda's default (0.001)" in pace_warning(UnlearnConfig.create("kuda", layers=(1,), lr=1.0))
+    assert pace_warning(UnlearnConfig.create("gd", layers=(1,), lr=5e-4)) == ""          # 5x: within reason

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from kuda_core.data.wording import counted
+from kuda_core.forget.methods import REGISTRY
 from kuda_core.workflows.runs import RunRecord
 
 
@@ -17,7 +18,16 @@ def preparing_message(run: RunRecord, estimated: float | None) -> str:
     keys = (f" and collecting the retained keys of the edited layers ({layers}) for the null-space projection"
             if run.config.tau is not None else f" on the edited layers ({layers})")
     return (f"Preparing: checking which forget facts the model answers ({counted(len(run.data.forget), 'fact')})"
-            f"{keys}; the first step follows.{when}")
+            f"{keys}; the first step follows.{when}{pace_warning(run.config)}")
+
+
+def pace_warning(config) -> str:
+    """A sentence when the lr is ten times this method's default or more (the run may wreck other answers), else ""."""
+    default = REGISTRY[config.method].shared_defaults.get("lr")
+    if not default or config.lr < 10 * default:
+        return ""
+    return (f" Note: lr {config.lr:g} is {config.lr / default:.0f} times {config.method}'s default ({default:g}): "
+            "expect the model's other answers to suffer (watch neighbours kept and fluency; Reset undoes the run).")
 
 
 def verdict(run: RunRecord) -> str:
@@ -63,4 +73,5 @@ def closing_line(run: RunRecord) -> str:
     shown = "; ".join(repr(p) for p in last.remaining[:3]) + (" ..." if len(last.remaining) > 3 else "")
     still = f"Still answered: {shown}. " if last.remaining else ""
     polished = " (polishing steps included)" if "polishing" in last.message else ""
-    return f"{still}Done in {run.seconds:.1f} s{polished}; 'Reset to the original model' puts back the original weights."
+    return (f"{still}Done in {run.seconds:.1f} s{polished}; 'Reset to the original model' puts back the original "
+            f"weights.{pace_warning(run.config)}")
