@@ -56,7 +56,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
     carried = [box.get_attribute("value") for box in page.locator("#forget-layers input[type=checkbox]:checked").all()]
     assert carried == suggested and "carried over from Locate" in page.locator("#forget-layers").inner_text()
     start_job(page, "#forget-run", "#forget-message", "Ready|Step")
-    wait_finished(page, "#forget-message", "Done in")
+    wait_finished(page, "#forget-message", "Done.")
     message = page.locator("#forget-message").inner_text()
     assert "Forgotten after" in message and "Still answered:" not in message, message
     assert page.locator("#forget-progress .js-plotly-plot").count() == 1       # p(answer) step by step

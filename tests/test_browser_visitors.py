@@ -46,7 +46,7 @@ def _forget(page, steps: str, wait: bool = True) -> None:
     _set_number(page, "#forget-steps", steps)
     start_job(page, "#forget-run", "#forget-message", "Ready|Step")   # a long estimate asks for a second click
     if wait:
-        wait_finished(page, "#forget-message", "Done in")
+        wait_finished(page, "#forget-message", "Done.")
 
 
 def _export(page, name: str) -> None:

@@ -74,7 +74,7 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
     outputs = list(run_clicked(data, progress=_no_progress))
     assert "your edit" in outputs[-1][-1] and visitor.is_edited(served)
     final = outputs[-1][3]
-    assert final.count(f"after {visitor.run.last.step} step") == 1 and final.count("Done in") == 1
+    assert final.count(f"after {visitor.run.last.step} step") == 1 and final.count("Done.") == 1
     assert ("Still answered: " in final) == bool(visitor.run.last.remaining)
     assert state_dict_hash(served.lm.model) == base          # the shared model is back to the base between jobs
     _check_the_verdict_warns_of_an_answer_said_later(visitor.run)
@@ -229,7 +229,7 @@ def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     FORGET_ESTIMATOR.per_step[(model, "kuda")] = 1e-3                     # the second click starts it anyway
     started = list(run_clicked(long, progress=_no_progress))
     assert "edited layers (1) for the null-space" in started[0][3] and "estimated at about" in started[0][3]
-    assert visitor.run.config.steps == 50 and "Done in" in started[-1][3]
+    assert visitor.run.config.steps == 50 and "Done." in started[-1][3]
 
 
 def test_the_forget_form_describes_the_augmentation_it_shows():

@@ -63,15 +63,14 @@ def while_running(record) -> str:
 
 
 def closing_line(run: RunRecord) -> str:
-    """What the verdict does not say: the facts still answered (up to 3) and the run's total time.
+    """What the verdict does not say: the facts still answered (up to 3), how to undo the run, a pace warning.
 
-    >>> closing_line(run)   # "Still answered: 'The Eiffel Tower is located in the city of'. Done in 44.0 s."
+    >>> closing_line(run)   # "Still answered: 'The Eiffel Tower is located in the city of'. Done. 'Reset to ..."
     """
     last = run.last
     if last is None:
         return ""
     shown = "; ".join(repr(p) for p in last.remaining[:3]) + (" ..." if len(last.remaining) > 3 else "")
     still = f"Still answered: {shown}. " if last.remaining else ""
-    polished = " (polishing steps included)" if "polishing" in last.message else ""
-    return (f"{still}Done in {run.seconds:.1f} s{polished}; 'Reset to the original model' puts back the original "
-            f"weights.{pace_warning(run.config)}")
+    polished = " The steps include the polishing steps." if "polishing" in last.message else ""
+    return f"{still}Done.{polished} 'Reset to the original model' puts back the original weights.{pace_warning(run.config)}"

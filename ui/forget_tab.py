@@ -191,7 +191,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 tau = gr.Number(value=kuda.tau, label="tau", info="null-space threshold; 0 = no projection")
                 tau_mode = gr.Radio(["relative", "absolute"], value=kuda.tau_mode, label="tau is",
                                     info="relative to the largest eigenvalue, or absolute")
-                gamma = gr.Slider(0, 1, value=kuda.gamma, label="gamma", info="leak: P + gamma (I - P)")
+                gamma = gr.Slider(0, 1, value=kuda.gamma, label="gamma (leak)",
+                                  info="the step is projected with P + gamma (I - P); 0 = strict null space")
                 train_inputs = gr.Checkbox(value=kuda.train_inputs, label="Also train MLP input projections")
                 eval_every = gr.Slider(0, 50, value=kuda.eval_every, step=1, label="Retain accuracy every n steps")
             with gr.Row():
