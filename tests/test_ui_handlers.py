@@ -334,3 +334,14 @@ def test_an_lr_far_above_the_default_is_pointed_out():
     assert pace_warning(UnlearnConfig.create("kuda", layers=(1,))) == ""
     assert "lr 1 is 1000 times kuda's default (0.001)" in pace_warning(UnlearnConfig.create("kuda", layers=(1,), lr=1.0))
     assert pace_warning(UnlearnConfig.create("gd", layers=(1,), lr=5e-4)) == ""          # 5x: within reason
+
+
+def test_forget_takes_the_fact_only_once_it_was_traced():
+    from ui.layout import _traced_fact
+
+    visitor = Visitor()
+    prompt, subject = "The Eiffel Tower is located in the city of", "Eiffel Tower"
+    assert _traced_fact(prompt, subject, "", None, visitor) == gr.skip()          # refused or not confirmed yet
+    visitor.results["traces"] = {(0, prompt, subject, None, ("mlp",), None): {}}
+    assert _traced_fact(prompt, subject, "", {"answer": " Paris"}, visitor) == (
+        "typed rows", f"{prompt} | {subject} | Paris")
