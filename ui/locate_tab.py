@@ -128,7 +128,7 @@ def estimate_changed(form: Form, data):
         seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, config.samples)
     except (LookupError, ValueError) as error:
         return f"Not traceable yet: {html.escape(str(error))}"
-    return f"Estimated run time: about {seconds:.0f} s"
+    return f"Estimated run time: about {seconds:.0f} s.{busy_note(HOST.sharing())}"
 
 
 @user_errors
