@@ -37,7 +37,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.host not in LOCAL_HOSTS and not (args.username and args.password):
         parser.error(f"--host {args.host} exposes the app beyond this machine: give --username and --password")
+    if args.max_upload_mb <= 0:
+        parser.error(f"--max-upload-mb must be positive, got {args.max_upload_mb:g}")
     return args
+
+
+def upload_limit(args: argparse.Namespace) -> int:
+    """--max-upload-mb in bytes, as gradio's max_file_size takes it ("20.0mb" is not a size it reads)."""
+    return int(args.max_upload_mb * 1024 * 1024)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     auth = (args.username, args.password) if args.username and args.password else None
     demo.queue(default_concurrency_limit=args.workers).launch(
         server_name=args.host, server_port=args.port, share=False, auth=auth, show_error=True,
-        footer_links=[], max_file_size=f"{args.max_upload_mb}mb", **build_app.launch_options,
+        footer_links=[], max_file_size=upload_limit(args), **build_app.launch_options,
     )
 
 

@@ -10,7 +10,9 @@
 2. A randomly initialised Llama of the 7B shape (4096 wide, 32 layers, 11008 MLP, 32 heads) in
    bfloat16: fast and reference traces of every kind side by side (time, ratio, difference),
    one float32 MLP trace for agreement at that size, and KUDA steps on layers 4-6 (time per step,
-   peak memory, reset). Random weights say nothing about knowledge; they measure the machinery.
+   peak memory, reset). Random weights say nothing about knowledge; they measure the machinery, so
+   the KUDA runs make a fixed number of steps (stop_at=None): "until forgotten" would find nothing
+   the random models answer and make no step at all.
 Writes gpu_check.json to $OUT when that is set.
 """
 from __future__ import annotations
@@ -117,7 +119,7 @@ def tiny_checks(family: str, device: torch.device, dtype: torch.dtype, strict: b
     rows["hooks_after_early_close"] = hook_count(lm.model)
     assert rows["hooks_after_early_close"] == 0
     snapshot = WeightSnapshot.take(lm.model, [])
-    records = run_unlearn(lm, FORGET, RETAIN, TEXTS, UnlearnConfig(layers=(1, 2), steps=5, lr=1e-2), snapshot)
+    records = run_unlearn(lm, FORGET, RETAIN, TEXTS, UnlearnConfig(layers=(1, 2), steps=5, lr=1e-2, stop_at=None), snapshot)
     rows["unlearn_last_status"] = records[-1].status
     rows["modified_before_reset"] = snapshot.is_modified(lm.model)
     reset(lm, snapshot)
@@ -125,6 +127,12 @@ def tiny_checks(family: str, device: torch.device, dtype: torch.dtype, strict: b
     assert rows["modified_before_reset"] and not rows["modified_after_reset"], rows
     REPORT[name] = rows
     print(name, json.dumps(rows), flush=True)
+
+
+def _edited(lm: LoadedModel) -> tuple[int, ...]:
+    """Layers 4-6, or the last three of a model too shallow for them (the dry run's 4 layers: 1-3)."""
+    start = max(0, min(4, lm.n_layers - 3))
+    return tuple(range(start, min(start + 3, lm.n_layers)))
 
 
 def big_model(args, device: torch.device, dtype: torch.dtype) -> LoadedModel:
@@ -169,7 +177,7 @@ def big_checks(args, device: torch.device) -> None:
         if dtype == torch.bfloat16:
             snapshot = WeightSnapshot.take(lm.model, [])
             records, unlearn_s = synced(run_unlearn, lm, FORGET, RETAIN, TEXTS,
-                                        UnlearnConfig(layers=(4, 5, 6), steps=args.unlearn_steps), snapshot)
+                                        UnlearnConfig(layers=_edited(lm), steps=args.unlearn_steps, stop_at=None), snapshot)
             rows["unlearn"] = {"steps": records[-1].step, "status": records[-1].status, "seconds": round(unlearn_s, 1),
                                "seconds_per_step": round(unlearn_s / max(records[-1].step, 1), 2),
                                "peak_gib": peak_gib(device), "last_message": records[-1].message}

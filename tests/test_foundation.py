@@ -216,6 +216,18 @@ def test_app_refuses_public_host_without_credentials():
     assert args.username == "u"
 
 
+def test_the_upload_limit_is_one_gradio_reads():
+    """`--max-upload-mb 20` once crashed the app at launch: gradio does not read "20.0mb"."""
+    import app
+    from gradio.utils import _parse_file_size
+
+    for given, expected in (("20", 20 * 2**20), ("2.5", int(2.5 * 2**20))):
+        assert _parse_file_size(app.upload_limit(app.parse_args(["--max-upload-mb", given]))) == expected
+    assert _parse_file_size(app.upload_limit(app.parse_args([]))) == 50 * 2**20
+    with pytest.raises(SystemExit):
+        app.parse_args(["--max-upload-mb", "0"])
+
+
 @pytest.mark.slow
 def test_default_model_answers_paris(default_lm):
     assert default_lm.n_layers == 30 and default_lm.spec.family == "llama"
