@@ -180,6 +180,12 @@ def test_default_model_forgets_three_landmarks(default_lm):
     assert state_dict_hash(default_lm.model) == original
 
 
+def test_augment_takes_a_list_of_kinds():
+    assert UnlearnConfig.create("kuda", layers=(1,), augment="prefix").augment == ("prefix",)
+    with pytest.raises(ValueError, match=r"augment takes a list of .* got True"):       # run.json's "augment": true
+        UnlearnConfig.create("kuda", layers=(1,), augment=True)
+
+
 def test_augmented_rows_keep_subject_and_answer():
     from kuda_core.forget.augment import augment
 

@@ -49,6 +49,9 @@ class UnlearnConfig:
     def __post_init__(self) -> None:
         method = get_method(self.method)   # ValueError for an unknown method
         object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
+        if not isinstance(self.augment, (str, list, tuple)):     # e.g. run.json's "augment": true
+            raise ValueError(f"augment takes a list of {AUGMENT_KINDS} (e.g. [\"prefix\", \"kshot\"]; [] = off), "
+                             f"got {self.augment!r}")
         object.__setattr__(self, "augment", tuple([self.augment] if isinstance(self.augment, str) else self.augment))
         object.__setattr__(self, "options", method.make_options(self.options))
         checks = [
