@@ -58,7 +58,8 @@ def _picked(label: str | None):
 
 def _unpicked(label: str | None, prompt: str, subject: str):
     """Clear the pick once the typed prompt or subject differ from the picked fact's."""
-    if label and (_picked(label)[0] != prompt or _picked(label)[1] != subject):
+    picked = fact_from_label(label) if label else None
+    if picked is not None and (picked.prompt, picked.subject) != (prompt, subject):
         return gr.update(value=None)
     return gr.skip()
 
