@@ -287,6 +287,8 @@ def build(visitor: gr.State) -> dict:
     trace_event = run.click(trace_clicked, form.inputs,
                             [heat_hidden, heat_mlp, heat_attn, status, curve, suggestion, layers, scored, files],
                             api_visibility="private")
+    trace_event.then(estimate_changed, estimate_inputs, [estimate], show_progress="hidden",  # it learnt from this one
+                     api_visibility="private")
     average_event = run_average.click(average_clicked, form.inputs, [average_heat, curve, suggestion, layers, scored],
                                       api_visibility="private")
     for trigger in (token.change, size.release, exclude0.change):
