@@ -257,7 +257,7 @@ def test_compare_without_a_run_says_so_and_compares_free_text(served):
     assert len(told) == 1 and "no Forget run of yours" in told[0][2] and told[0][0].empty
     shown = list(compare_tab.compare_clicked(sets, "The capital of Japan is", 8, 4, visitor, progress=_no_progress))
     summary, table = shown[-1][2], shown[-1][0].data
-    assert "only the free-text prompts are compared" in summary and "Done." in summary
+    assert "only the free-text prompts are compared" in summary and "Done. At most 8 prompts per set" in summary
     assert list(table["set"]) == ["free text"] and table["original"][0] == table["unlearned"][0]
 
 
@@ -332,7 +332,7 @@ def test_an_lr_far_above_the_default_is_pointed_out():
     from ui.forget_messages import pace_warning
 
     assert pace_warning(UnlearnConfig.create("kuda", layers=(1,))) == ""
-    assert "lr 1 is 1000 times kuda's default (0.001)" in pace_warning(UnlearnConfig.create("kuda", layers=(1,), lr=1.0))
+    assert "lr 1 is 1000 times KUDA's default (0.001)" in pace_warning(UnlearnConfig.create("kuda", layers=(1,), lr=1.0))
     assert pace_warning(UnlearnConfig.create("gd", layers=(1,), lr=5e-4)) == ""          # 5x: within reason
 
 
@@ -345,3 +345,28 @@ def test_forget_takes_the_fact_only_once_it_was_traced():
     visitor.results["traces"] = {(0, prompt, subject, None, ("mlp",), None): {}}
     assert _traced_fact(prompt, subject, "", {"answer": " Paris"}, visitor) == (
         "typed rows", f"{prompt} | {subject} | Paris")
+
+
+def test_typing_over_the_picked_fact_clears_it_and_its_answer():
+    from ui.locate_tab import DEFAULT_FACT_PROMPT, _unpicked, fact_label
+    from kuda_core.data.probes import load_probes
+
+    eiffel = next(f for f in load_probes() if f.prompt == DEFAULT_FACT_PROMPT)
+    label = fact_label(eiffel)
+    assert _unpicked(label, eiffel.prompt, eiffel.subject, eiffel.answer) == (gr.skip(), gr.skip())   # as picked
+    pick, answer = _unpicked(label, "The Colosseum is located in the city of", "Colosseum", eiffel.answer)
+    assert pick == gr.update(value=None) and answer == ""        # "Paris" would be traced for the Colosseum
+    assert _unpicked(label, "The Colosseum is in", "Colosseum", " Rome")[1] == gr.skip()   # typed answer kept
+
+
+def test_the_verdict_does_not_call_a_wrecked_model_a_success():
+    from types import SimpleNamespace
+
+    from ui.forget_messages import verdict
+
+    def run(neighbours):
+        last = SimpleNamespace(remaining=(), step=10, paraphrase_acc=None, neighbour_acc=neighbours)
+        return SimpleNamespace(last=last, metrics={}, seconds=70.0, status="done")
+
+    assert verdict(run(1.0)).startswith("**Forgotten** after 10 steps (70 s); neighbours kept: 100%")
+    assert verdict(run(0.0)).startswith("**Forgotten, but most neighbours went with it** after 10 steps")

@@ -64,7 +64,8 @@ def compare_clicked(chosen, free_text, limit, max_new_tokens, visitor, progress=
         progress(done / total, desc=f"prompt {done}/{total}")
         yield _styled(table), _numbers(table), note + answers_summary(table)
     visitor.keep("comparison", table, HOST)
-    yield _styled(table), _numbers(table), (note + "Done. " + answers_summary(table) + ". " + FLUENCY_HELP)
+    shown = f"Done. At most {int(limit or 0)} prompts per set ('At most per set'): "
+    yield _styled(table), _numbers(table), (note + shown + answers_summary(table) + ". " + FLUENCY_HELP)
 
 
 @user_errors

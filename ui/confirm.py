@@ -13,8 +13,9 @@ CONFIRM_ABOVE_S = 180          # a job estimated longer than this starts only on
 CONFIRM_WITHIN_S = 120         # ... made within this many seconds with the same inputs
 
 
-def asks_first(visitor, job: str, key, estimated: float | None, what: str) -> str | None:
-    """The question to show instead of starting `job` (None: start it). `key` names the inputs."""
+def asks_first(visitor, job: str, key, estimated: float | None, what: str, smaller: str = "") -> str | None:
+    """The question to show instead of starting `job` (None: start it). `key` names the inputs; `smaller`
+    says how to make it smaller (e.g. "fewer facts or steps")."""
     slot = f"confirm {job}"
     asked = visitor.results.get(slot)
     if estimated is None or estimated <= CONFIRM_ABOVE_S or (
@@ -23,4 +24,4 @@ def asks_first(visitor, job: str, key, estimated: float | None, what: str) -> st
         return None
     visitor.results[slot] = Tagged(key, (time.time(),))
     return (f"{what} is estimated at about {estimated:.0f} s ({estimated / 60:.1f} min). Click again within two "
-            "minutes to start it, or make it smaller.")
+            f"minutes to start it, or make it smaller{f' ({smaller})' if smaller else ''}.")

@@ -61,7 +61,7 @@ def _from_the_page() -> bool:
 def _warn(error: Exception):
     """Pop up the error's message as a warning; the gr.skip() that keeps every output as it was."""
     message = to_gradio(error).message
-    gr.Warning(message, title="Not done")
+    gr.Warning(message)
     return gr.skip()
 
 

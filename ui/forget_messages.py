@@ -26,7 +26,8 @@ def pace_warning(config) -> str:
     default = REGISTRY[config.method].shared_defaults.get("lr")
     if not default or config.lr < 10 * default:
         return ""
-    return (f" Note: lr {config.lr:g} is {config.lr / default:.0f} times {config.method}'s default ({default:g}): "
+    return (f" Note: lr {config.lr:g} is {config.lr / default:.0f} times {REGISTRY[config.method].title}'s default "
+            f"({default:g}): "
             "expect the model's other answers to suffer (watch neighbours kept and fluency; Reset undoes the run).")
 
 
@@ -36,7 +37,10 @@ def verdict(run: RunRecord) -> str:
     if last is None:
         return "Nothing ran."
     left = counted(len(last.remaining), "fact still answered", "facts still answered")
-    parts = [f"**{'Forgotten' if not last.remaining else left}** after {counted(last.step, 'step')} ({run.seconds:.0f} s)"]
+    headline = "Forgotten" if not last.remaining else left
+    if last.neighbour_acc is not None and last.neighbour_acc < 0.5:       # a wrecked model is no success
+        headline += ", but most neighbours went with it"
+    parts = [f"**{headline}** after {counted(last.step, 'step')} ({run.seconds:.0f} s)"]
     if last.paraphrase_acc is not None:
         parts.append(f"paraphrases still answered: {last.paraphrase_acc:.0%}")
     if last.neighbour_acc is not None:

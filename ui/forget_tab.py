@@ -66,15 +66,16 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
     choice, config = data_choice(values), unlearn_config(values)
     run = RunRecord(choice, build_split(choice), config)
     estimated = FORGET_ESTIMATOR.estimate(model_key(), config, run.data)
-    question = asks_first(visitor, "forget", (visitor.state(HOST), repr(choice), repr(config)), estimated, "This run")
+    question = asks_first(visitor, "forget", (visitor.state(HOST), repr(choice), repr(config)), estimated, "This run",
+                          "fewer facts or steps")
     if question:
-        yield gr.update(), gr.update(), gr.update(), question + " (fewer facts or steps)", status_of(visitor)
+        yield gr.update(), gr.update(), gr.update(), question, status_of(visitor)
         return
     started, watch = time.perf_counter(), HOST.sharing()
     progress(0.0, desc="preparing")
     yield gr.update(), gr.update(), gr.update(), preparing_message(run, estimated) + busy_note(watch), status_of(visitor)
     for record in jobs.iter_forget(HOST, visitor, run, OPTIONS.runs_dir):
-        progress(record.step / config.steps, desc=record.message)
+        progress(record.step / config.steps, desc=while_running(record))
         if record.status == "error":
             raise ValueError(record.message)
         yield (*_figures(run), _table(run.step_rows()), while_running(record), status_of(visitor))

@@ -56,12 +56,13 @@ def _picked(label: str | None):
     return picked.prompt, picked.subject, picked.answer
 
 
-def _unpicked(label: str | None, prompt: str, subject: str):
-    """Clear the pick once the typed prompt or subject differ from the picked fact's."""
+def _unpicked(label: str | None, prompt: str, subject: str, answer: str):
+    """Clear the pick once the typed prompt or subject differ from the picked fact's, and its answer with it
+    (left there, the Eiffel Tower's "Paris" would be traced for any new prompt)."""
     picked = fact_from_label(label) if label else None
-    if picked is not None and (picked.prompt, picked.subject) != (prompt, subject):
-        return gr.update(value=None)
-    return gr.skip()
+    if picked is None or (picked.prompt, picked.subject) == (prompt, subject):
+        return gr.skip(), gr.skip()
+    return gr.update(value=None), ("" if answer == picked.answer else gr.skip())
 
 
 def _inputs(prompt: str, subject: str, answer: str) -> tuple[str, str, str | None]:
@@ -153,9 +154,9 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
     if estimated > CONFIRM_ABOVE_S:       # before asking, time the model again: a busy moment may have misled
         calibrate()                       # the last timing (a few forward passes)
         estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
-    question = asks_first(visitor, "trace", key, estimated, "This trace")
+    question = asks_first(visitor, "trace", key, estimated, "This trace", "fewer kinds, samples or tokens")
     if question:
-        yield (*_heatmaps({}), question + " (fewer kinds, samples or tokens)", keep, keep, keep, keep, None)
+        yield (*_heatmaps({}), question, keep, keep, keep, keep, None)
         return
     started, results, watch = time.perf_counter(), {}, HOST.sharing()
     yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s.{busy_note(watch)}", keep, keep, keep, keep,
@@ -277,9 +278,8 @@ def build(visitor: gr.State) -> dict:
                 scored=scored, visitor=visitor)
     estimate_changed, trace_clicked, rescore, average_clicked = make_handlers(form)
     fact.change(_picked, [fact], [prompt, subject, answer], api_visibility="private")
-    for typed in (prompt.change, subject.change):     # typed over: the picked fact no longer describes the fields
-        # (change, not input: gradio's input event missed a pasted or filled value)
-        typed(_unpicked, [fact, prompt, subject], [fact], show_progress="hidden", api_visibility="private")
+    for typed in (prompt.change, subject.change):     # typed over (change: input missed filled values)
+        typed(_unpicked, [fact, prompt, subject, answer], [fact, answer], show_progress="hidden", api_visibility="private")
     estimate_inputs = {prompt, subject, kinds, samples, noise, window, exclude0}
     for trigger in (prompt.change, subject.change, kinds.change, samples.change, noise.change, window.change):
         # change: typed or dragged
