@@ -48,7 +48,7 @@ def to_gradio(error: Exception) -> gr.Error:
 def refused(error: Exception) -> bool:
     """True for an expected error shown as a warning with the outputs kept (bad input, not a fault) when the
     request comes from the app's page in a browser."""
-    return isinstance(error, USER_ERRORS) and not isinstance(error, torch.OutOfMemoryError) and _from_the_page()
+    return isinstance(error, USER_ERRORS) and _from_the_page()
 
 
 def _from_the_page() -> bool:

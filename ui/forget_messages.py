@@ -76,5 +76,5 @@ def closing_line(run: RunRecord) -> str:
         return ""
     shown = "; ".join(repr(p) for p in last.remaining[:3]) + (" ..." if len(last.remaining) > 3 else "")
     still = f"Still answered: {shown}. " if last.remaining else ""
-    polished = " The steps include the polishing steps." if "polishing" in last.message else ""
+    polished = " The steps include the polishing steps." if getattr(run.config.options, "polish_steps", 0) else ""
     return f"{still}Done.{polished} 'Reset to the original model' puts back the original weights.{pace_warning(run.config)}"

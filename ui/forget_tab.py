@@ -22,7 +22,7 @@ from ui.errors import user_errors
 from ui.forget_values import data_choice, unlearn_config
 from ui.forget_messages import closing_line, preparing_message, verdict, while_running
 from ui.forms import Form, option_widgets
-from ui.locate_tab import fact_label
+from ui.fact_picker import fact_label
 from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, busy_note, model_key, shared_note, status_of
 
 LAYERS_UNTRACED = ("not traced yet: a fixed start, not chosen for your fact; trace it on Locate and its suggested "

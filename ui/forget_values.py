@@ -12,7 +12,7 @@ from kuda_core.data.probes import load_probes
 from kuda_core.data.rows import load_hf_rows, load_rows_file, parse_rows_text
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.workflows.data import DataChoice
-from ui.locate_tab import fact_label
+from ui.fact_picker import fact_label
 
 
 def _rows(values: dict, role: str):

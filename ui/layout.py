@@ -26,8 +26,7 @@ def health(with_hash: bool = False) -> dict:
 def _traced_fact(prompt: str, subject: str, answer: str, scored: dict | None, visitor):
     """Forget starts with the fact just traced; a refused trace (bad input, or a long one not confirmed yet)
     leaves Forget's data as it was."""
-    traced = visitor.results.get("traces", {})
-    if not any(key[1] == prompt and key[2] == subject for key in traced):
+    if not locate_tab.was_traced(visitor, prompt, subject):
         return gr.skip()
     return "typed rows", forget_tab.typed_row(prompt, subject, answer or (scored or {}).get("answer", ""))
 

@@ -16,22 +16,12 @@ from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
 from ui.confirm import CONFIRM_ABOVE_S, asks_first
 from ui.errors import user_errors
+from ui.fact_picker import fact_from_label, fact_label, picked, unpicked
 from ui.forms import Form
 from ui.session import ESTIMATOR, HOST, OPTIONS, busy_note, calibrate, shared_note
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
-
-
-def fact_label(fact) -> str:
-    return f"[{fact.topic}] {fact.prompt} ->{fact.answer}"
-
-
-def fact_from_label(label: str):
-    for fact in load_probes():
-        if fact_label(fact) == label:
-            return fact
-    raise LookupError(f"Unknown probe fact {label!r}")
 
 
 def trace_config(values: dict) -> TraceConfig:
@@ -48,21 +38,9 @@ def trace_config(values: dict) -> TraceConfig:
     return TraceConfig(samples=samples, noise=noise or None, window=window, exclude_layer0=bool(values["exclude0"]))
 
 
-def _picked(label: str | None):
-    """The prompt, subject and answer of the probe fact picked (nothing when the pick was cleared)."""
-    if not label:
-        return gr.skip()
-    picked = fact_from_label(label)
-    return picked.prompt, picked.subject, picked.answer
-
-
-def _unpicked(label: str | None, prompt: str, subject: str, answer: str):
-    """Clear the pick once the typed prompt or subject differ from the picked fact's, and its answer with it
-    (left there, the Eiffel Tower's "Paris" would be traced for any new prompt)."""
-    picked = fact_from_label(label) if label else None
-    if picked is None or (picked.prompt, picked.subject) == (prompt, subject):
-        return gr.skip(), gr.skip()
-    return gr.update(value=None), ("" if answer == picked.answer else gr.skip())
+def was_traced(visitor, prompt: str, subject: str) -> bool:
+    """True when this visitor's trace cache holds a trace of this prompt and subject (trace_clicked's keys)."""
+    return any(key[1:3] == (prompt, subject) for key in visitor.results.get("traces", {}))
 
 
 def _inputs(prompt: str, subject: str, answer: str) -> tuple[str, str, str | None]:
@@ -277,9 +255,9 @@ def build(visitor: gr.State) -> dict:
                 window=window, exclude0=exclude0, token=token, size=size, topic=topic, max_facts=max_facts,
                 scored=scored, visitor=visitor)
     estimate_changed, trace_clicked, rescore, average_clicked = make_handlers(form)
-    fact.change(_picked, [fact], [prompt, subject, answer], api_visibility="private")
+    fact.change(picked, [fact], [prompt, subject, answer], api_visibility="private")
     for typed in (prompt.change, subject.change):     # typed over (change: input missed filled values)
-        typed(_unpicked, [fact, prompt, subject, answer], [fact, answer], show_progress="hidden", api_visibility="private")
+        typed(unpicked, [fact, prompt, subject, answer], [fact, answer], show_progress="hidden", api_visibility="private")
     estimate_inputs = {prompt, subject, kinds, samples, noise, window, exclude0}
     for trigger in (prompt.change, subject.change, kinds.change, samples.change, noise.change, window.change):
         # change: typed or dragged
