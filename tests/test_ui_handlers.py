@@ -237,12 +237,14 @@ def test_the_forget_form_describes_the_augmentation_it_shows():
 
     values = {"method": "kuda", "layers": [3, 1], "steps": 40, "lr": 2e-3, "eval_every": 0, "tau": 0, "tau_mode": "relative",
               "gamma": 0.0, "train_inputs": False, "augment": ["prefix", "question"], "augment_copies": 3, "stall_boost": 2,
-              "answer_rank": 10,
+              "answer_rank": 10, "read_on": 0,
               "until_forgotten": True, "kuda.beta": 10.0}
     config = unlearn_config(values)
     assert (config.layers, config.steps, config.tau, config.stop_at) == ((1, 3), 40, None, 0.0)
     assert (config.augment, config.augment_copies, config.options.beta) == (("prefix", "question"), 3, 10.0)
-    assert (config.stall_boost, config.answer_rank) == (2.0, 10)
+    assert (config.stall_boost, config.answer_rank, config.read_on) == (2.0, 10, 0)
+    with pytest.raises(ValueError, match="read_on"):
+        unlearn_config({**values, "read_on": None})
     with pytest.raises(ValueError, match="augment_copies"):
         unlearn_config({**values, "augment_copies": 0})
 

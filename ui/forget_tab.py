@@ -12,6 +12,7 @@ from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.forget.tuning import TuneConfig
+from kuda_core.model.generation import MAX_NEW_TOKENS_LIMIT
 from kuda_core.report.plots import training_curves
 from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
 from kuda_core.workflows import jobs
@@ -203,7 +204,12 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 copies = gr.Number(value=kuda.augment_copies, precision=0, minimum=1, maximum=20, label="Copies",
                                    info="new rows per fact and kind of augmentation")
                 until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
-                                    info="prompts forgotten and at most 20% of the known paraphrases answered")
+                                    info="prompts forgotten, at most 20% of the known paraphrases answered, and no "
+                                         "answer said further on")
+                read_on = gr.Number(value=kuda.read_on, precision=0, minimum=0, maximum=MAX_NEW_TOKENS_LIMIT,
+                                    label="Read on before stopping (new tokens)",
+                                    info="a fact whose continuation still says its answer is not forgotten; "
+                                         "0 = the first answer token only")
                 stall = gr.Number(value=kuda.stall_boost, minimum=1, maximum=8, label="lr x on a stall",
                                   info="after 2 checks without fewer facts answered, up to 8x the lr; 1 = off")
                 rank = gr.Number(value=kuda.answer_rank, precision=0, minimum=1, label="Forgotten once out of the top",
@@ -230,7 +236,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 retain_typed=retain_typed, retain_file=retain_file, retain_hf=retain_hf, hf_split=hf_split,
                 holdout=holdout, layers=layers, method=method, steps=steps, lr=lr, tau=tau, tau_mode=tau_mode,
                 gamma=gamma, train_inputs=train_inputs, eval_every=eval_every, augment=augment, until_forgotten=until,
-                augment_copies=copies, stall_boost=stall, answer_rank=rank,
+                augment_copies=copies, stall_boost=stall, answer_rank=rank, read_on=read_on,
                 tune_taus=tune_taus,
                 tune_betas=tune_betas, tune_tolerance=tune_tolerance, visitor=visitor, **option_form)
     run_clicked, tune_clicked, reset_clicked, method_changed = make_handlers(form)

@@ -50,7 +50,7 @@ def unlearn_config(values: dict) -> UnlearnConfig:
     if not values["layers"]:
         raise ValueError("Choose the layers to edit (Locate suggests them)")
     method = values["method"]
-    for name in ("steps", "lr", "eval_every", "augment_copies", "stall_boost", "answer_rank"):
+    for name in ("steps", "lr", "eval_every", "augment_copies", "stall_boost", "answer_rank", "read_on"):
         if values[name] is None:
             raise ValueError(f"Give a value for {name}")
     tau = float(values["tau"] or 0)
@@ -61,7 +61,7 @@ def unlearn_config(values: dict) -> UnlearnConfig:
               "gamma": float(values["gamma"]), "train_inputs": bool(values["train_inputs"]),
               "eval_every": int(values["eval_every"]), "augment": tuple(values["augment"] or ()),
               "augment_copies": int(values["augment_copies"]), "stall_boost": float(values["stall_boost"]),
-              "answer_rank": int(values["answer_rank"]),
+              "answer_rank": int(values["answer_rank"]), "read_on": int(values["read_on"]),
               "stop_at": 0.0 if values["until_forgotten"] else None}
     prefix = f"{method}."
     options = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and v is not None}

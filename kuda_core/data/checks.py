@@ -3,9 +3,11 @@
     >>> check_fact(lm, fact)                                   # FactCheck(top1_ok, prob, rank, ...)
     >>> check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])
     >>> known = known_facts(lm, facts)                         # the facts whose answer is top-1
+    >>> names_answer(" Berlin. The tower is in Paris", " Paris")  # the answer said further on: True
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,3 +67,20 @@ def known_facts(lm, facts: Sequence[Fact]) -> list[Fact]:
     """The facts whose answer's first token is the model's greedy top-1 after the prompt."""
     checks = check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts])
     return [fact for fact, check in zip(facts, checks) if check.top1_ok]
+
+
+def names_answer(text: str, answer: str, prompt: str = "") -> bool:
+    """Whether `text` says `answer` as a word anywhere (case-insensitive), e.g. a forgotten fact that comes back
+    later in the continuation: names_answer("Berlin. The tower is in Paris", " Paris") -> True. Where the prompt
+    holds the answer inside a name ("The Sydney Harbour Bridge ..."), that name repeated is not the answer:
+    names_answer(" Parramatta. The Sydney Harbour Bridge is", " Sydney", "The Sydney Harbour Bridge is in") -> False.
+    """
+    word = answer.strip()
+    if not word:
+        return False
+    found = rf"(?<!\w){re.escape(word)}(?!\w)"
+    in_names = {m.group(1).lower() for m in re.finditer(found + r"\s+(\w+)", prompt, re.IGNORECASE)}
+    for match in re.finditer(found + r"(?:\s+(\w+))?", text, re.IGNORECASE):
+        if (match.group(1) or "").lower() not in in_names:
+            return True
+    return False

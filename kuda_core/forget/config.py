@@ -19,6 +19,7 @@ from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.methods import get_method
 from kuda_core.forget.methods.base import Options
 from kuda_core.forget.nullspace import TAU_MODES
+from kuda_core.model.generation import MAX_NEW_TOKENS_LIMIT
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class UnlearnConfig:
     stop_at: float | None = 0.0            # stop once forget accuracy on the prompts <= this ... ; None = run every step
     stop_at_paraphrases: float | None = 0.2  # ... and on the paraphrases the model knew <= this (None: prompts only)
     check_every: int = 10                  # steps between the cheap checks (forget, paraphrases, neighbours)
+    read_on: int = 20                      # before stopping, read this many greedy new tokens per forget fact: one
+                                           # that still says its answer further on is not forgotten; 0 = first token
     answer_rank: int = 1                   # a forget fact is answered while its answer is in the top this many tokens
     stall_boost: float = 1.0               # lr x this after 2 checks without fewer facts answered (forget.pace); 1 = off
     seed: int = 0                          # sampling, retain order, RMU direction
@@ -68,6 +71,8 @@ class UnlearnConfig:
             (self.max_keys >= 1, f"max_keys must be >= 1, got {self.max_keys}"),
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
             (self.stop_at is None or 0.0 <= self.stop_at <= 1.0, f"stop_at must be in [0, 1] or None, got {self.stop_at}"),
+            (0 <= self.read_on <= MAX_NEW_TOKENS_LIMIT, f"read_on must be in [0, {MAX_NEW_TOKENS_LIMIT}] new tokens, "
+                                                        f"got {self.read_on}"),
             (self.stop_at_paraphrases is None or 0.0 <= self.stop_at_paraphrases <= 1.0,
              f"stop_at_paraphrases must be in [0, 1] or None, got {self.stop_at_paraphrases}"),
             (self.check_every >= 1, f"check_every must be >= 1, got {self.check_every}"),

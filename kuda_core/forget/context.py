@@ -40,6 +40,7 @@ class StepContext:
     augmented: list[Cached] = field(default_factory=list)     # the augmented rows alone, by length (measured)
     neighbours: list[Cached] = field(default_factory=list)    # same-relation facts never trained on (measured only)
     forget_prompts: list[str] = field(default_factory=list)   # prompts of the forget rows, in order
+    forget_answers: list[str] = field(default_factory=list)   # their answers, in the same order
     still_answered: torch.Tensor | None = None                # (F,) bool: forget facts answered at the last check
     train_rows: list = field(default_factory=list)            # the SeqRows of `forget`, in order
     narrowed: list[Cached] | None = None                      # `forget` cut to the facts still answered (or None)

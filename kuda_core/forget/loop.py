@@ -179,13 +179,12 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
     if ctx.polishing:
         return _polish_record(ctx, step, stats, started)
     evaluation = watch.measure(ctx, retain=False) if step % config.check_every == 0 else {}
-    done = (config.stop_at is not None and bool(evaluation)
-            and watch.forgotten(evaluation, config.stop_at, config.stop_at_paraphrases))
+    done = watch.stops(ctx, evaluation, step)
     last = step == config.steps or done
     polish = getattr(ctx.options, "polish_steps", 0)
     if last and polish:
         evaluation = evaluation or watch.measure(ctx, retain=False)
-        ctx.extras.update(polish_until=step + polish, outcome=_outcome(ctx, step, done, watch.still_known(ctx)))
+        ctx.extras.update(polish_until=step + polish, outcome=_outcome(ctx, step, done, watch.still_known(ctx, step)))
         return _record(ctx, step, stats, evaluation, started, "running",
                        f"Step {step}/{config.steps}: {ctx.extras['outcome']}; now {polish} polishing steps towards "
                        "what the original would say instead")
@@ -199,7 +198,7 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
         earlier = ", less once forgotten" if config.stop_at is not None else ""
         return _record(ctx, step, stats, evaluation, started, "running",
                        f"Step {step}/{config.steps}: at most ~{per_step * (config.steps - step):.0f} s more{earlier}")
-    remaining = watch.still_known(ctx)
+    remaining = watch.still_known(ctx, step)
     message = f"Step {step}/{config.steps}: {_outcome(ctx, step, done, remaining)}; done in " \
               f"{time.perf_counter() - started:.1f} s"
     return _record(ctx, step, stats, evaluation, started, "done", message, remaining)
@@ -212,8 +211,10 @@ def _outcome(ctx: StepContext, step: int, done: bool, remaining: tuple[str, ...]
     if ctx.config.stop_at is None:
         return counted(step, "step")
     shown = "; ".join(repr(p) for p in remaining[:3]) + (" ..." if len(remaining) > 3 else "")
+    later = len(watch.said_later_at(ctx, step))
     return (f"NOT all forgotten after the cap of {step} steps: {len(remaining)} of {len(ctx.forget_prompts)} "
-            f"facts still answered" + (f" ({shown})" if remaining else "; some paraphrases still answered"))
+            f"facts still answered" + (f" ({shown})" if remaining else "; some paraphrases still answered")
+            + (f", {later} of them only further on in the text" if later else ""))
 
 
 def _polish_record(ctx: StepContext, step: int, stats: dict, started: float) -> StepRecord:

@@ -93,7 +93,8 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
     ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, originals=originals, retain=retain,
                       projectors=projectors, transposed=transposed, modules=modules,
-                      generator=generator, forget_prompts=[f.prompt for f in forget_facts], note=note,
+                      generator=generator, forget_prompts=[f.prompt for f in forget_facts],
+                      forget_answers=[f.answer for f in forget_facts], note=note,
                       train_rows=train_rows if extra else forget_rows, augmented=augmented, **watched)
     method.prepare(ctx)
     return ctx

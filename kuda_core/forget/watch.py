@@ -4,6 +4,7 @@
     >>> measure(ctx, retain=False)           # the cheap check: forget, paraphrases, neighbours
     >>> measure_retain(ctx)                  # {"retain_acc", "retain_prob"} alone (after a cheap check)
     >>> still_known(ctx)                     # prompts of forget facts whose answer is still top-1
+    >>> stops(ctx, evaluation, step)         # the stopping rule at a check (reads the continuations on)
     >>> ctx.still_answered                   # (F,) bool after any measure: prompt, a known paraphrase or
     ...                                      # (methods that rest forgotten facts) an augmented row answered
 
@@ -12,6 +13,9 @@ the others leave the checks), so "forgotten" means the answers that were there a
 fact or paraphrase counts as answered while its answer is among the top `config.answer_rank` tokens
 (1 = the top token; 100 = forgotten only once the answer has left the top 100); neighbours and retain
 facts are always top-1.
+Before a run stops, the rule reads on (config.read_on greedy new tokens per forget fact): a fact whose
+continuation still says its answer as a word ("Berlin, Germany. The Eiffel Tower ... is in Paris") is not
+forgotten; it counts as answered and, in methods that rest forgotten facts, is pushed again.
 Neighbours (other facts of the same relations) are never trained on: their accuracy shows how
 precise the forgetting is.
 """
@@ -19,9 +23,11 @@ from __future__ import annotations
 
 import torch
 
+from kuda_core.data.checks import names_answer
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.focus import take_rows
 from kuda_core.forget.replay import Cached, answer_accuracy
+from kuda_core.model.generation import greedy_batch
 
 
 def _hits(ctx: StepContext, batches: list[Cached], within: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -64,6 +70,7 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
         hit, prob, source = _hits(ctx, batches, ctx.config.answer_rank if label != "neighbour" else 1)
         if label == "forget":
             answered = hit.clone()
+            ctx.extras["prompt_hits"] = hit.clone()                          # (F,) bool, for stops()
         elif label == "paraphrase":
             answered[source[hit]] = True
         if hit.numel():
@@ -92,10 +99,46 @@ def _answered_in_context(ctx: StepContext, answered: torch.Tensor) -> None:
             answered[source[rows][hit]] = True
 
 
-def still_known(ctx: StepContext) -> tuple[str, ...]:
-    """Prompts of the forget facts whose answer is still among the top answer_rank tokens (top-1 by default)."""
+def still_known(ctx: StepContext, step: int | None = None) -> tuple[str, ...]:
+    """Prompts of the forget facts whose answer is still among the top answer_rank tokens (top-1 by default),
+    and those whose continuation said it further on when the rule read on at this same `step`."""
     hit = _hits(ctx, ctx.originals, ctx.config.answer_rank)[0]
-    return tuple(prompt for prompt, known in zip(ctx.forget_prompts, hit.tolist()) if known)
+    known = {prompt for prompt, first in zip(ctx.forget_prompts, hit.tolist()) if first}
+    known.update(said_later_at(ctx, step))
+    return tuple(prompt for prompt in ctx.forget_prompts if prompt in known)
+
+
+def stops(ctx: StepContext, evaluation: dict, step: int) -> bool:
+    """The stopping rule at a check: the prompts (and known paraphrases) at or under their targets (forgotten),
+    then, reading on, at most stop_at's share of the facts answered or said further on. False when the step
+    had no check or the run goes on to the cap (stop_at None)."""
+    config = ctx.config
+    if config.stop_at is None or not evaluation or not forgotten(evaluation, config.stop_at,
+                                                                 config.stop_at_paraphrases):
+        return False
+    if not config.read_on:
+        return True
+    answered = read_on(ctx, step) | ctx.extras["prompt_hits"]                 # (F,) bool
+    return float(answered.float().mean()) <= config.stop_at
+
+
+def read_on(ctx: StepContext, step: int) -> torch.Tensor:
+    """(F,) bool: the forget facts whose greedy continuation of config.read_on new tokens (current weights)
+    says the answer as a word (data.checks.names_answer). They are marked in ctx.still_answered, so methods
+    that rest forgotten facts push them again, and remembered for still_known at this step."""
+    texts = greedy_batch(ctx.lm, ctx.forget_prompts, ctx.config.read_on)
+    said = torch.tensor([names_answer(text, answer, prompt) for text, answer, prompt
+                         in zip(texts, ctx.forget_answers, ctx.forget_prompts)], dtype=torch.bool)   # (F,)
+    if ctx.still_answered is not None:
+        ctx.still_answered = ctx.still_answered | said.to(ctx.still_answered.device)
+    ctx.extras["said_later"] = (step, tuple(p for p, s in zip(ctx.forget_prompts, said.tolist()) if s))
+    return said
+
+
+def said_later_at(ctx: StepContext, step: int | None) -> tuple[str, ...]:
+    """Prompts whose continuation said the answer when the rule read on at `step` (() if it did not)."""
+    read = ctx.extras.get("said_later")
+    return read[1] if read is not None and step is not None and read[0] == step else ()
 
 
 def forgotten(evaluation: dict, prompts: float, paraphrases: float | None) -> bool:

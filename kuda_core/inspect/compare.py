@@ -9,11 +9,11 @@ is taken as unedited and both sides agree.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+from kuda_core.data.checks import names_answer  # noqa: F401  (also read from here)
 from kuda_core.inspect.fluency import check_fluency
 from kuda_core.model.generation import greedy_batch_with_stats
 from kuda_core.model.loading import LoadedModel
@@ -54,23 +54,6 @@ class AnswerComparison:
     original_fluent: bool        # the original continuation does (the baseline)
     perplexity: float            # of the current continuation under the original model
     fluency_score: float         # P(fluent) of the verdict
-
-
-def names_answer(text: str, answer: str, prompt: str = "") -> bool:
-    """Whether `text` says `answer` as a word anywhere (case-insensitive), e.g. a forgotten fact that comes back
-    later in the continuation: names_answer("Berlin. The tower is in Paris", " Paris") -> True. Where the prompt
-    holds the answer inside a name ("The Sydney Harbour Bridge ..."), that name repeated is not the answer:
-    names_answer(" Parramatta. The Sydney Harbour Bridge is", " Sydney", "The Sydney Harbour Bridge is in") -> False.
-    """
-    word = answer.strip()
-    if not word:
-        return False
-    found = rf"(?<!\w){re.escape(word)}(?!\w)"
-    in_names = {m.group(1).lower() for m in re.finditer(found + r"\s+(\w+)", prompt, re.IGNORECASE)}
-    for match in re.finditer(found + r"(?:\s+(\w+))?", text, re.IGNORECASE):
-        if (match.group(1) or "").lower() not in in_names:
-            return True
-    return False
 
 
 def original_weights(lm: LoadedModel, snapshot: WeightSnapshot | None):

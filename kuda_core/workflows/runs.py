@@ -11,12 +11,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kuda_core.data.checks import check_facts
+from kuda_core.data.checks import check_facts, names_answer
 from kuda_core.data.splits import DataSplit
 from kuda_core.forget.config import StepRecord, UnlearnConfig
 from kuda_core.forget.loop import iter_unlearn
 from kuda_core.forget.methods import get_method
-from kuda_core.inspect.compare import names_answer
 from kuda_core.inspect.fluency import check_fluency
 from kuda_core.model.generation import greedy_batch
 from kuda_core.model.loading import LoadedModel
