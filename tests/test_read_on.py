@@ -45,6 +45,7 @@ def test_a_fact_said_further_on_is_not_forgotten(default_lm):
     assert not watch.stops(ctx, evaluation, step=10)            # ... but the text says France
     assert bool(ctx.still_answered[0])                          # so it is pushed again (remaining_only)
     assert watch.still_known(ctx, 10) == (PROMPT,)
+    assert watch.read_on_note(ctx, 10) == "1 fact still says its answer further on in the text; "
     assert watch.still_known(ctx, 20) == ()                     # what was read at step 10 is not used at another
 
     first_token_only = context(default_lm, read_on=0)

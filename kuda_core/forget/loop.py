@@ -197,7 +197,8 @@ def _after_step(ctx: StepContext, step: int, stats: dict, started: float, traini
         per_step = (time.perf_counter() - training_started) / step
         earlier = ", less once forgotten" if config.stop_at is not None else ""
         return _record(ctx, step, stats, evaluation, started, "running",
-                       f"Step {step}/{config.steps}: at most ~{per_step * (config.steps - step):.0f} s more{earlier}")
+                       f"Step {step}/{config.steps}: {watch.read_on_note(ctx, step)}at most "
+                       f"~{per_step * (config.steps - step):.0f} s more{earlier}")
     remaining = watch.still_known(ctx, step)
     message = f"Step {step}/{config.steps}: {_outcome(ctx, step, done, remaining)}; done in " \
               f"{time.perf_counter() - started:.1f} s"

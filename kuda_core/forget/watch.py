@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from kuda_core.data.checks import names_answer
+from kuda_core.data.wording import counted
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.focus import take_rows
 from kuda_core.forget.replay import Cached, answer_accuracy
@@ -131,14 +132,25 @@ def read_on(ctx: StepContext, step: int) -> torch.Tensor:
                          in zip(texts, ctx.forget_answers, ctx.forget_prompts)], dtype=torch.bool)   # (F,)
     if ctx.still_answered is not None:
         ctx.still_answered = ctx.still_answered | said.to(ctx.still_answered.device)
-    ctx.extras["said_later"] = (step, tuple(p for p, s in zip(ctx.forget_prompts, said.tolist()) if s))
+    first = ctx.extras.get("prompt_hits", torch.zeros_like(said)).cpu()
+    later = said & ~first                                                       # gone from the first token only
+    ctx.extras["said_later"] = (step, tuple(p for p, s in zip(ctx.forget_prompts, later.tolist()) if s))
     return said
 
 
 def said_later_at(ctx: StepContext, step: int | None) -> tuple[str, ...]:
-    """Prompts whose continuation said the answer when the rule read on at `step` (() if it did not)."""
+    """Prompts no longer answered at the first token whose continuation said the answer when the rule read on
+    at `step` (() if it did not read there)."""
     read = ctx.extras.get("said_later")
     return read[1] if read is not None and step is not None and read[0] == step else ()
+
+
+def read_on_note(ctx: StepContext, step: int) -> str:
+    """"" or the start of a step's line when reading on kept the run going: "1 fact still says its answer
+    further on in the text; "."""
+    said = len(said_later_at(ctx, step))
+    return f"{counted(said, 'fact still says its', 'facts still say their')} answer further on in the text; " \
+        if said else ""
 
 
 def forgotten(evaluation: dict, prompts: float, paraphrases: float | None) -> bool:
