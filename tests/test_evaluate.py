@@ -282,7 +282,8 @@ def test_default_model_fluency_separates_fluent_from_garbage(default_lm):
 
 
 def test_said_later_on_the_saved_test_runs_matches_the_readme():
-    """bench/said_later.py on the saved test-split answers gives the README's figures (KUDA 0 of 67, GD 11 of 73)."""
+    """bench/said_later.py on the saved test-split answers gives the README's figures (with the reading-on rule:
+    KUDA 0 of 69, GD 7 of 73, all on topics GD ran to the cap; RMU 0)."""
     import json
     import sys
     from pathlib import Path
@@ -293,8 +294,13 @@ def test_said_later_on_the_saved_test_runs_matches_the_readme():
 
     answers = probe_answers()
     results = json.loads((root / "bench/results/unlearn_quality_test.json").read_text())
-    assert said_later(results["kuda"], answers)[:2] == (0, 67)
+    assert said_later(results["kuda"], answers)[:2] == (0, 69)
+    assert said_later(results["rmu"], answers)[:2] == (0, 73)
     said, forgotten, examples = said_later(results["gd"], answers)
-    assert (said, forgotten) == (11, 73) and any("in Rome, Italy" in e for e in examples)
+    assert (said, forgotten) == (7, 73) and any("Istanbul" in e and "Turkey" in e for e in examples)
+    capped = {t["topic"] for t in results["gd"]["topics"] if t["steps"] == 100}
+    for topic in results["gd"]["topics"]:            # a run that stopped read on first: nothing said further on
+        if topic["topic"] not in capped:
+            assert said_later({"topics": [topic]}, answers)[0] == 0, topic["topic"]
     readme = (root / "README.md").read_text()
-    assert "KUDA 0 of 67, GA 12 of 73 (16%), GD 11 of 73 (15%)" in " ".join(readme.split())
+    assert "KUDA 0 of 69, GD 7 of 73 (10%), RMU 0 of 73" in " ".join(readme.split())
