@@ -107,3 +107,18 @@ def test_data_hash_and_fingerprint_change_with_content():
     before = ns.weights_fingerprint([w])
     w[0, 0] += 1e-3
     assert ns.weights_fingerprint([w]) != before
+
+
+def test_the_setup_line_says_when_the_projection_protects_almost_nothing():
+    from kuda_core.forget.config import UnlearnConfig
+    from kuda_core.forget.setup import _null_space_note
+
+    config = UnlearnConfig(layers=(9, 10, 11), tau=0.01)
+    # the default model's layer 9 with tau 0.01: one protected direction of 1536 (a massive activation)
+    nearly_free = ns.Projector(torch.eye(1536)[:, :1], null_side=False, gamma=0.0, null_fraction=1535 / 1536)
+    note = _null_space_note(nearly_free, config, keys=4225)
+    assert note.startswith("null space: 100% of key directions free at layer 9 (tau=0.01 relative")
+    assert "only 1 of 1536 directions are protected" in note
+    # layer 5 of the same run: 602 protected, nothing to add
+    half = ns.Projector(torch.eye(1536)[:, :602], null_side=False, gamma=0.0, null_fraction=934 / 1536)
+    assert "protected" not in _null_space_note(half, config, keys=4225)

@@ -87,9 +87,7 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
         projector = ns.low_rank_projector(spectrum, config.tau, config.tau_mode, config.gamma)
         projectors[name] = dataclasses.replace(projector, basis=projector.basis.to(lm.device))
         if name == modules[0]:
-            note = (f"null space: {projectors[name].null_fraction:.0%} of key directions free at layer "
-                    f"{config.layers[0]} (tau={config.tau:g} {config.tau_mode}, gamma={config.gamma:g}, "
-                    f"{spectrum.count} retain keys)")
+            note = _null_space_note(projectors[name], config, spectrum.count)
     transposed = {name: not isinstance(get_module(lm.model, name), torch.nn.Linear) for name in modules}
     ctx = StepContext(lm=lm, config=config, replay=replay, forget=forget, originals=originals, retain=retain,
                       projectors=projectors, transposed=transposed, modules=modules,
@@ -147,6 +145,20 @@ def _layer_of(lm: LoadedModel, name: str) -> int | None:
     if not name.startswith(prefix):
         return None
     return int(name[len(prefix):].split(".")[0])
+
+
+def _null_space_note(projector: ns.Projector, config, keys: int) -> str:
+    """The setup line on the first edited layer's null space; it says so when the projection protects almost
+    nothing (a few directions hold nearly all of the retained keys' variance, so a tau relative to the largest
+    eigenvalue leaves the rest free)."""
+    dim = projector.basis.shape[0]
+    protected = round((1.0 - projector.null_fraction) * dim)
+    note = (f"null space: {projector.null_fraction:.0%} of key directions free at layer {config.layers[0]} "
+            f"(tau={config.tau:g} {config.tau_mode}, gamma={config.gamma:g}, {keys} retain keys)")
+    if protected < 0.01 * dim:
+        note += (f"; only {protected} of {dim} directions are protected there: the retained keys' variance sits "
+                 "in a few directions, so the projection barely restrains this edit")
+    return note
 
 
 def _key_module(lm: LoadedModel, name: str) -> str:
