@@ -7,7 +7,7 @@ import torch
 
 from kuda_core.model.generation import greedy_batch, greedy_batch_with_stats, next_token_stats
 from kuda_core.inspect.fluency import check_fluency, repetition_rate, score, words
-from kuda_core.inspect.compare import compare_answers, names_answer
+from kuda_core.inspect.compare import compare_answers
 from kuda_core.inspect.evaluate import TABLE_COLUMNS, EvalConfig, evaluate, iter_evaluate, perplexity, probe_stats
 from kuda_core.workflows.summaries import answers_summary, answers_table
 from kuda_core.model.generation import greedy_continuation, top_next_tokens
@@ -16,7 +16,7 @@ from kuda_core.model.logprobs import (
     continuation_logprobs, encode_continuation, next_token_logprobs, perplexity_from_logprobs, score_ids,
     sequence_logprobs,
 )
-from kuda_core.data.checks import check_facts
+from kuda_core.data.checks import check_facts, names_answer
 from kuda_core.model.snapshot import WeightSnapshot
 
 PROMPTS = ["The capital of France is", "The Colosseum is in", "Water boils at one hundred"]
@@ -163,18 +163,6 @@ def test_compare_answers_unchanged_model(tiny_lm):
     assert all(r.names_answer == names_answer(r.current_text, r.answer, r.prompt) for r in rows)
 
 
-def test_names_answer_finds_the_answer_as_a_word_anywhere():
-    assert names_answer("Berlin, Germany. The Eiffel Tower is located in the city of Paris", " Paris")
-    assert names_answer(" paris, of course", "Paris") and names_answer(" in San Francisco.", " San Francisco")
-    assert not names_answer(" Parisian cafes and Berlin", " Paris")       # a word, not a part of one
-    assert not names_answer(" Berlin, Germany.", " Paris") and not names_answer(" anything", "  ")
-    # the answer inside a name the prompt holds is that name repeated, not the answer
-    bridge = "The Sydney Harbour Bridge is located in the city of"
-    assert not names_answer(" Parramar. The bridge is a 19th-century Sydney Harbour Bridge, and it", " Sydney", bridge)
-    assert names_answer(" Lamington, which is a historic landmark in Sydney. The bridge", " Sydney", bridge)
-    assert names_answer(" Sydney", " Sydney", bridge)                                  # at the very end
-
-
 def test_answers_summary_says_when_a_changed_forget_answer_still_names_it():
     import pandas as pd
     frame = pd.DataFrame([
@@ -279,28 +267,3 @@ def test_default_model_fluency_separates_fluent_from_garbage(default_lm):
                " the 4A11A1A11A11A11A11"]
     checks = check_fluency(default_lm, prompts, answers)
     assert [c.fluent for c in checks] == [True, False, False, False]
-
-
-def test_said_later_on_the_saved_test_runs_matches_the_readme():
-    """bench/said_later.py on the saved test-split answers gives the README's figures (with the reading-on rule:
-    KUDA 0 of 69, GD 7 of 73, all on topics GD ran to the cap; RMU 0)."""
-    import json
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "bench"))
-    from said_later import probe_answers, said_later
-
-    answers = probe_answers()
-    results = json.loads((root / "bench/results/unlearn_quality_test.json").read_text())
-    assert said_later(results["kuda"], answers)[:2] == (0, 69)
-    assert said_later(results["rmu"], answers)[:2] == (0, 73)
-    said, forgotten, examples = said_later(results["gd"], answers)
-    assert (said, forgotten) == (7, 73) and any("Istanbul" in e and "Turkey" in e for e in examples)
-    capped = {t["topic"] for t in results["gd"]["topics"] if t["steps"] == 100}
-    for topic in results["gd"]["topics"]:            # a run that stopped read on first: nothing said further on
-        if topic["topic"] not in capped:
-            assert said_later({"topics": [topic]}, answers)[0] == 0, topic["topic"]
-    readme = (root / "README.md").read_text()
-    assert "KUDA 0 of 69, GD 7 of 73 (10%), RMU 0 of 73" in " ".join(readme.split())
