@@ -122,3 +122,19 @@ def test_the_setup_line_says_when_the_projection_protects_almost_nothing():
     # layer 5 of the same run: 602 protected, nothing to add
     half = ns.Projector(torch.eye(1536)[:, :602], null_side=False, gamma=0.0, null_fraction=934 / 1536)
     assert "protected" not in _null_space_note(half, config, keys=4225)
+
+
+def test_a_median_tau_is_not_moved_by_one_massive_direction():
+    """The default model's layer 11: one key direction holds nearly all of the variance (λ_max ≈ 7e5, median ≈
+    7e-3). τ relative to λ_max frees every other direction; τ times the median protects those above it."""
+    values = torch.cat([torch.logspace(-4, 0, 99, dtype=torch.float64), torch.tensor([1e6], dtype=torch.float64)])
+    spectrum = ns.Spectrum(values=values, vectors=torch.eye(100, dtype=torch.float64), count=1000)
+    assert int((~ns.null_mask(spectrum, 0.01)).sum()) == 1                       # relative: λ_max alone
+    median = float(values.median())
+    assert ns.threshold(spectrum, 2.0, "median") == pytest.approx(2.0 * median)
+    protected = ~ns.null_mask(spectrum, 2.0, "median")
+    assert median == pytest.approx(1e-2)                                           # the 50th of 100, 10^-2
+    assert int(protected.sum()) == 43                     # 42 of the log-spaced values above 0.02, and λ_max
+    assert ns.threshold(spectrum, 0.5, "absolute") == 0.5
+    with pytest.raises(ValueError, match="sideways"):
+        ns.threshold(spectrum, 0.1, "sideways")

@@ -11,6 +11,7 @@ from kuda_core.data.probes import load_probes, topics
 from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.methods import METHODS, REGISTRY
+from kuda_core.forget.nullspace import TAU_MODES
 from kuda_core.forget.tuning import TuneConfig
 from kuda_core.model.generation import MAX_NEW_TOKENS_LIMIT
 from kuda_core.report.plots import training_curves
@@ -191,8 +192,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
         with gr.Accordion("Shared settings: null-space projection and more", open=False):
             with gr.Row():
                 tau = gr.Number(value=kuda.tau, label="tau", info="null-space threshold; 0 = no projection")
-                tau_mode = gr.Radio(["relative", "absolute"], value=kuda.tau_mode, label="tau is",
-                                    info="relative to the largest eigenvalue, or absolute")
+                tau_mode = gr.Radio(list(TAU_MODES), value=kuda.tau_mode, label="tau is",
+                                    info="times the largest eigenvalue, times the median one, or absolute")
                 gamma = gr.Slider(0, 1, value=kuda.gamma, label="gamma (leak)",
                                   info="the step is projected with P + gamma (I - P); 0 = strict null space")
                 train_inputs = gr.Checkbox(value=kuda.train_inputs, label="Also train MLP input projections")

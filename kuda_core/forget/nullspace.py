@@ -8,7 +8,8 @@
     >>> proj = low_rank_projector(spectrum, 1e-2)          # the same P, cheaper: proj.apply(delta, False)
 
 Idea: collect the keys k of retained text, C = KᵀK / N. Eigen-directions with eigenvalue ≤ τ
-(relative to the largest by default) count as "null": retained keys barely reach them, so a
+(times the largest eigenvalue by default, times the median one, or absolute) count as "null":
+retained keys barely reach them, so a
 weight change restricted to them, ΔW·P with P = U₀U₀ᵀ, leaves ΔW·k_r ≈ 0. The leak γ mixes in the
 rest: P_γ = P + γ(I − P).
 """
@@ -21,7 +22,7 @@ from typing import Callable, Iterable
 
 import torch
 
-TAU_MODES = ("relative", "absolute")
+TAU_MODES = ("relative", "median", "absolute")
 
 
 class KeyCovariance:
@@ -65,14 +66,23 @@ def eigen(covariance: torch.Tensor, count: int = 0) -> Spectrum:
     return Spectrum(values=values.clamp_min(0.0), vectors=vectors, count=count)
 
 
-def null_mask(spectrum: Spectrum, tau: float, tau_mode: str = "relative") -> torch.Tensor:
-    """Bool (d,): True for eigen-directions counted as null (eigenvalue ≤ τ, or ≤ τ·λ_max)."""
+def threshold(spectrum: Spectrum, tau: float, tau_mode: str = "relative") -> float:
+    """The eigenvalue at or below which a direction counts as null: τ·λ_max ("relative"), τ·median λ
+    ("median": unmoved by a few massive-activation directions that hold nearly all of the variance), or τ."""
     if tau_mode not in TAU_MODES:
         raise ValueError(f"Unknown tau_mode {tau_mode!r}; choose one of {TAU_MODES}")
     if tau < 0:
         raise ValueError(f"tau must be >= 0, got {tau}")
-    threshold = tau * float(spectrum.values.max()) if tau_mode == "relative" else tau
-    return spectrum.values <= threshold
+    if tau_mode == "relative":
+        return tau * float(spectrum.values.max())
+    if tau_mode == "median":
+        return tau * float(spectrum.values.median())
+    return float(tau)
+
+
+def null_mask(spectrum: Spectrum, tau: float, tau_mode: str = "relative") -> torch.Tensor:
+    """Bool (d,): True for eigen-directions counted as null (eigenvalue ≤ threshold(spectrum, τ, tau_mode))."""
+    return spectrum.values <= threshold(spectrum, tau, tau_mode)
 
 
 def relaxed_projector(spectrum: Spectrum, tau: float, tau_mode: str = "relative", gamma: float = 0.0) -> torch.Tensor:

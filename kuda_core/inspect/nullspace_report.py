@@ -75,7 +75,6 @@ def nullspace_report(lm: LoadedModel, snapshot: WeightSnapshot | None, layers: S
         accumulator.add(keys[layer])
         spectrum = ns.eigen(accumulator.covariance(), accumulator.count)
         values = spectrum.values.numpy()[::-1].copy()                     # descending
-        threshold = tau * float(values[0]) if tau_mode == "relative" else float(tau)
         now, original = _weight_delta(lm, snapshot, layer)
         delta = now - original                                            # (out, in)
         leak = float("nan")
@@ -83,7 +82,7 @@ def nullspace_report(lm: LoadedModel, snapshot: WeightSnapshot | None, layers: S
             k = held[layer]                                               # (N, in)
             leak = float(((k @ delta.T).norm(dim=-1) / (k @ original.T).norm(dim=-1).clamp(min=1e-12)).mean())
         out.append(LayerNullSpace(
-            layer=layer, eigenvalues=values, threshold=threshold,
+            layer=layer, eigenvalues=values, threshold=ns.threshold(spectrum, tau, tau_mode),
             null_dim=int(ns.null_mask(spectrum, tau, tau_mode).sum()),
             n_keys=accumulator.count, leak=leak, update_norm=float(delta.norm() / original.norm()),
         ))
