@@ -122,6 +122,10 @@ def test_the_setup_line_says_when_the_projection_protects_almost_nothing():
     # layer 5 of the same run: 602 protected, nothing to add
     half = ns.Projector(torch.eye(1536)[:, :602], null_side=False, gamma=0.0, null_fraction=934 / 1536)
     assert "protected" not in _null_space_note(half, config, keys=4225)
+    # tau 0.01 times the median eigenvalue: nearly every direction is protected, and the line says what tau means
+    blocked = ns.Projector(torch.eye(1536)[:, :3], null_side=True, gamma=0.0, null_fraction=3 / 1536)
+    note = _null_space_note(blocked, UnlearnConfig(layers=(5,), tau=0.01, tau_mode="median"), keys=4225)
+    assert "only 3 of 1536 directions are free there" in note and "a multiple of the median eigenvalue" in note
 
 
 def test_a_median_tau_is_not_moved_by_one_massive_direction():

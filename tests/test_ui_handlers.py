@@ -69,7 +69,7 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
     form, (run_clicked, _, reset_clicked, _) = forget_form
     visitor = Visitor()
     base = state_dict_hash(served.lm.model)
-    data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=4, lr=1e-2, tau=0.01, eval_every=2,
+    data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=4, lr=1e-2, tau=0.01, tau_mode="relative", eval_every=2,
                      **{"kuda.lam": 1.0})
     outputs = list(run_clicked(data, progress=_no_progress))
     assert "your edit" in outputs[-1][-1] and visitor.is_edited(served)
@@ -152,8 +152,9 @@ def test_choosing_a_method_fills_the_shared_settings_with_its_defaults():
 
     for method in METHODS:
         config = UnlearnConfig.create(method)
-        _, steps, lr, tau, train_inputs, augment, copies, stall, rank, tuning, *groups = method_changed(method)
-        assert (steps, lr, tau, stall) == (config.steps, config.lr, config.tau or 0.0, config.stall_boost), method
+        _, steps, lr, tau, tau_mode, train_inputs, augment, copies, stall, rank, tuning, *groups = method_changed(method)
+        assert (steps, lr, tau, tau_mode, stall) == (config.steps, config.lr, config.tau or 0.0, config.tau_mode,
+                                                     config.stall_boost), method
         assert rank == config.answer_rank == 1, method
         assert (train_inputs, augment, copies) == (config.train_inputs, list(config.augment), config.augment_copies), method
         assert [g["visible"] for g in groups] == [m == method for m in METHODS]

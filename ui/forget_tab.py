@@ -116,7 +116,8 @@ def reset_clicked(visitor):
 def method_changed(method: str):
     """Show the method's own settings and fill the shared ones with its defaults."""
     spec, config = REGISTRY[method], UnlearnConfig.create(method)
-    return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr, config.tau or 0.0, config.train_inputs,
+    return (f"**{spec.title}**: {spec.description}.", config.steps, config.lr, config.tau or 0.0, config.tau_mode,
+            config.train_inputs,
             list(config.augment), config.augment_copies, config.stall_boost, config.answer_rank,
             gr.update(visible=method == "kuda"),
             *[gr.update(visible=n == method) for n in METHODS])
@@ -250,7 +251,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                       api_visibility="private")
     locate_layers.change(lambda chosen: gr.update(value=sorted(chosen), info=LAYERS_CARRIED) if chosen else gr.update(),
                          [locate_layers], [layers], api_visibility="private")
-    shared = [steps, lr, tau, train_inputs, augment, copies, stall, rank]
+    shared = [steps, lr, tau, tau_mode, train_inputs, augment, copies, stall, rank]
     method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")

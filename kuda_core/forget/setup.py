@@ -158,7 +158,14 @@ def _null_space_note(projector: ns.Projector, config, keys: int) -> str:
     if protected < 0.01 * dim:
         note += (f"; only {protected} of {dim} directions are protected there: the retained keys' variance sits "
                  "in a few directions, so the projection barely restrains this edit")
+    elif dim - protected < 0.01 * dim:
+        note += (f"; only {dim - protected} of {dim} directions are free there, so the projection blocks nearly "
+                 f"every change: raise tau (it is {_TAU_MEANS[config.tau_mode]})")
     return note
+
+
+_TAU_MEANS = {"relative": "a share of the largest eigenvalue", "median": "a multiple of the median eigenvalue",
+              "absolute": "an eigenvalue"}
 
 
 def _key_module(lm: LoadedModel, name: str) -> str:

@@ -145,7 +145,8 @@ KUDA = register(Method(
     options=KudaOptions, forget_term=forget_term, retain_term=retain_term, block_outputs=_block_outputs,
     prepare=prepare,
     # chosen on the dev topics with the prompt attacks (bench/robustness.py --choose: sixth round, stall_boost seventh,
-    # tau 0.01 tenth: a stricter null space than the shared 0.2)
+    # tau 0.01 tenth: a stricter null space than the shared 0.2; tau 2 times the median eigenvalue twelfth, which
+    # protects ~505-520 key directions at every layer of the default model where tau 0.01 relative protected 1-600)
     shared_defaults={"lr": 1e-3, "augment": ("prefix", "kshot", "question"), "augment_copies": 1, "stall_boost": 3.0,
-                     "tau": 0.01},
+                     "tau": 2.0, "tau_mode": "median"},
 ))
