@@ -27,11 +27,11 @@ def test_names_answer_finds_the_answer_as_a_word_anywhere():
 
 def test_said_later_on_the_saved_test_runs_matches_the_readme():
     """bench/said_later.py on the saved test-split answers gives the README's figures (with the reading-on rule:
-    KUDA 0 of 69, GD 7 of 73, all on topics GD ran to the cap; RMU 0)."""
+    KUDA 0 of 62, GD 7 of 73, all on topics GD ran to the cap; RMU 0)."""
     root = Path(__file__).resolve().parents[1]
     answers = probe_answers()
     results = json.loads((root / "bench/results/unlearn_quality_test.json").read_text())
-    assert said_later(results["kuda"], answers)[:2] == (0, 69)
+    assert said_later(results["kuda"], answers)[:2] == (0, 62)
     assert said_later(results["rmu"], answers)[:2] == (0, 73)
     said, forgotten, examples = said_later(results["gd"], answers)
     assert (said, forgotten) == (7, 73) and any("Istanbul" in e and "Turkey" in e for e in examples)
@@ -40,4 +40,4 @@ def test_said_later_on_the_saved_test_runs_matches_the_readme():
         if topic["topic"] not in capped:
             assert said_later({"topics": [topic]}, answers)[0] == 0, topic["topic"]
     readme = (root / "README.md").read_text()
-    assert "KUDA 0 of 69, GD 7 of 73 (10%), RMU 0 of 73" in " ".join(readme.split())
+    assert "KUDA 0 of 62, GD 7 of 73 (10%), RMU 0 of 73" in " ".join(readme.split())

@@ -164,7 +164,7 @@ def test_choosing_a_method_fills_the_shared_settings_with_its_defaults():
 def test_tuning_from_the_forget_tab_applies_the_chosen_settings(served, forget_form):
     form, (_, tune_clicked, reset_clicked, _) = forget_form
     visitor = Visitor()
-    data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=2, lr=1e-2, tau=0.01, tune_taus="0.001 0.1",
+    data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=2, lr=1e-2, tau=0.01, tau_mode="relative", tune_taus="0.001 0.1",
                      tune_betas="3, 10", tune_tolerance=3.0)
     table, message, status = list(tune_clicked(data, progress=_no_progress))[-1]
     assert len(table) >= 3 and set(table["stage"]) == {1, 2} and "Applied: tuned: tau" in message and "your edit" in status

@@ -259,3 +259,18 @@ def test_facts_the_model_does_not_answer_stop_the_run_before_any_step():
     records = run_unlearn(lm, unknown, RETAIN, TEXTS, UnlearnConfig(**{**FAST, "steps": 5, "stop_at": 0.0}, options=TINY_KUDA))
     assert [r.step for r in records] == [0, 0] and records[-1].status == "error"
     assert records[-1].message.startswith("Nothing to forget") and state_dict_hash(lm.model) == before
+
+
+def test_tuning_tries_the_tau_values_of_the_runs_meaning_of_tau(taught):
+    from kuda_core.forget.nullspace import TAU_MODES
+    from kuda_core.forget.tuning import TAUS_BY_MODE
+    from ui.forget_tab import _ladder
+
+    assert set(TAUS_BY_MODE) == set(TAU_MODES) and all(list(t) == sorted(t) for t in TAUS_BY_MODE.values())
+    assert _ladder("median") == "1 2 4 8 16" and _ladder("relative") == "0.001 0.01 0.03 0.1 0.2"
+    base = UnlearnConfig(steps=2, tau=2.0, tau_mode="median", **FAST)
+    table, config = tune(taught, FORGET, RETAIN, TEXTS, base, TuneConfig(betas=(3.0,)))
+    assert list(table[table["stage"] == 1]["tau"]) == list(TAUS_BY_MODE["median"])
+    assert config.tau_mode == "median" and config.tau in TAUS_BY_MODE["median"]
+    with pytest.raises(ValueError, match="-1"):
+        TuneConfig(taus=(-1.0,))

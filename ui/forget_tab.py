@@ -12,7 +12,7 @@ from kuda_core.forget.augment import AUGMENT_KINDS
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.forget.nullspace import TAU_MODES
-from kuda_core.forget.tuning import TuneConfig
+from kuda_core.forget.tuning import TAUS_BY_MODE, TuneConfig
 from kuda_core.model.generation import MAX_NEW_TOKENS_LIMIT
 from kuda_core.report.plots import training_curves
 from kuda_core.report.progress_plots import CURVE_TITLES, forget_progress
@@ -123,6 +123,11 @@ def method_changed(method: str):
             *[gr.update(visible=n == method) for n in METHODS])
 
 
+def _ladder(tau_mode: str) -> str:
+    """The tuning's tau values for a meaning of tau, as the textbox shows them."""
+    return " ".join(f"{t:g}" for t in TAUS_BY_MODE[tau_mode])
+
+
 def make_handlers(form: Form):
     """(run_clicked, tune_clicked, reset_clicked, method_changed), the first two reading `form` by name."""
     return partial(run_clicked, form), partial(tune_clicked, form), reset_clicked, method_changed
@@ -223,7 +228,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
         with gr.Accordion("Two-stage tuning (KUDA): stability boundary tau, then forgetting strength beta",
                           open=False) as tuning:
             with gr.Row():
-                tune_taus = gr.Textbox(value="0.001 0.01 0.03 0.1", label="tau values (strict to loose)")
+                tune_taus = gr.Textbox(value=_ladder(kuda.tau_mode), label="tau values (strict to loose)",
+                                       info="what tau means follows 'tau is' in the shared settings")
                 tune_betas = gr.Textbox(value="3 10 30", label="beta values (upward)")
                 tune_tolerance = gr.Number(value=3.0, label="Allowed retain accuracy drop (points)")
                 tune = gr.Button("Tune", elem_id="forget-tune")
@@ -253,6 +259,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                          [locate_layers], [layers], api_visibility="private")
     shared = [steps, lr, tau, tau_mode, train_inputs, augment, copies, stall, rank]
     method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")
+    tau_mode.change(_ladder, [tau_mode], [tune_taus], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
     stopped = lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original.")  # noqa: E731

@@ -26,9 +26,14 @@ from kuda_core.model.snapshot import WeightSnapshot
 from kuda_core.streams import drain
 
 
+# null-space thresholds to try, strict -> loose, for each meaning of tau (UnlearnConfig.tau_mode)
+TAUS_BY_MODE = {"relative": (1e-3, 1e-2, 3e-2, 1e-1, 2e-1), "median": (1.0, 2.0, 4.0, 8.0, 16.0),
+                "absolute": (1e-4, 1e-3, 1e-2, 1e-1, 1.0)}
+
+
 @dataclass(frozen=True)
 class TuneConfig:
-    taus: tuple[float, ...] = (1e-3, 1e-2, 3e-2, 1e-1, 2e-1)   # null-space thresholds, strict -> loose
+    taus: tuple[float, ...] = ()        # null-space thresholds, strict -> loose; () = TAUS_BY_MODE of the run's tau_mode
     betas: tuple[float, ...] = (3.0, 10.0, 30.0)               # forgetting temperatures, upward
     tolerance: float = 3.0              # allowed retain accuracy drop, percentage points
     forget_target: float = 0.1          # forget accuracy (share) that counts as forgotten
@@ -37,8 +42,8 @@ class TuneConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "taus", tuple(sorted(float(t) for t in self.taus)))
         object.__setattr__(self, "betas", tuple(sorted(float(b) for b in self.betas)))
-        if not self.taus or min(self.taus) < 0:
-            raise ValueError(f"taus must be a non-empty list of values >= 0, got {self.taus}")
+        if self.taus and min(self.taus) < 0:
+            raise ValueError(f"taus must be values >= 0, got {self.taus}")
         if not self.betas or min(self.betas) <= 0:
             raise ValueError(f"betas must be a non-empty list of values > 0, got {self.betas}")
         if not 0 <= self.tolerance <= 100:
@@ -123,20 +128,21 @@ def iter_tune(
     """
     if base.method != "kuda":
         raise ValueError(f"Two-stage tuning is for KUDA (tau, beta), got method {base.method!r}")
+    taus = tune_config.taus or TAUS_BY_MODE[base.tau_mode]
     names = [n + ".weight" for n in trainable_names(lm, base)]
     if snapshot is not None:
         snapshot.extend(lm.model, names)
     sweep = _Sweep(lm, (forget_facts, retain_facts, general_texts),
                    list(eval_retain if eval_retain is not None else retain_facts), names,
-                   WeightSnapshot.take(lm.model, names), len(tune_config.taus) + len(tune_config.betas))
+                   WeightSnapshot.take(lm.model, names), len(taus) + len(tune_config.betas))
     finished = False
     try:
         base_forget, sweep.base_retain = _accuracy(lm, forget_facts), _accuracy(lm, sweep.eval_retain)
         yield TuneProgress(0, 0, sweep.total, f"Before: forget accuracy {base_forget:.0%}, retain {sweep.base_retain:.0%}")
-        for tau in tune_config.taus:
+        for tau in taus:
             yield from sweep.run(1, base.replace(tau=tau, beta=tune_config.stage1_beta or base.options.beta))
         stable = [i for i in range(len(sweep.table)) if sweep.ok(i, "retain_drop_points", tune_config.tolerance)]
-        tau = sweep.table[max(stable, key=lambda i: sweep.table[i]["tau"])]["tau"] if stable else min(tune_config.taus)
+        tau = sweep.table[max(stable, key=lambda i: sweep.table[i]["tau"])]["tau"] if stable else min(taus)
         first_beta = len(sweep.table)
         for beta in tune_config.betas:
             yield from sweep.run(2, base.replace(tau=tau, beta=beta))
