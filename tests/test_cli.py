@@ -21,7 +21,7 @@ EXAMPLE = {
     "probes": {"path": None, "general_texts": None, "holdout_fraction": 0.25, "seed": 0},
     "trace": {"kinds": ["mlp", "hidden"], "limit": 4, "samples": 3, "window": 2},
     "locate": {"layers": None, "window": 3, "exclude_layer0": True},
-    "forget": {"topics": ["capitals"], "method": "kuda", "steps": 5, "beta": 10.0, "tau": 0.01},
+    "forget": {"topics": ["capitals"], "method": "kuda", "steps": 5, "beta": 10.0, "tau": 0.01, "tau_mode": "relative"},
     "evaluate": {"batch_size": 32, "max_new_tokens": 20, "top_k": 5, "answer_sets": None,
                  "drift": True,
                  "mc": [{"source": "wmdp-bio", "limit": 100}],
