@@ -28,7 +28,7 @@ class UnlearnConfig:
     layers: tuple[int, ...] = (4, 5, 6)    # layers whose MLP output projection trains (METHOD notes: 4-6)
     steps: int = 100                       # optimizer steps at most (the run stops earlier once forgotten: stop_at)
     lr: float = 1e-3                       # Adam learning rate
-    tau: float | None = 0.2                # null-space threshold (KUDA starts from 0.01: methods/kuda.py); None = off
+    tau: float | None = 0.2                # null-space threshold (KUDA starts from 2 x the median: methods/kuda.py); None = off
     tau_mode: str = "relative"             # tau times the largest eigenvalue, the "median" one, or "absolute"
     gamma: float = 0.0                     # leak gamma: P + gamma (I - P); 1 = no protection
     train_inputs: bool = False             # also train the MLP input projections (projected on their own keys)
