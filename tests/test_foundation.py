@@ -14,7 +14,7 @@ from kuda_core.model.device import pick_device
 from kuda_core.model.generation import greedy_continuation, top_next_tokens
 from kuda_core.model.hooks import Hooks, first_tensor, hook_count, replace_first
 from kuda_core.model.loading import load_model
-from kuda_core.model.tokens import answer_ids, answer_token_id, find_subject, subject_range
+from kuda_core.model.tokens import answer_ids, answer_token_id, find_subject, subject_match_note, subject_range
 from kuda_core.model.tiny import tiny_model
 
 PROMPT = "The Eiffel Tower is located in the city of"
@@ -179,6 +179,9 @@ def test_subjects_match_ignoring_case_when_unique():
         find_subject(PROMPT, "Eifel Tower")
     tokenizer = tiny_model("gpt2").tokenizer
     assert subject_range(tokenizer, PROMPT, "eiffel tower") == subject_range(tokenizer, PROMPT, "Eiffel Tower")
+    # which span was used is said only when it differs from what was typed
+    assert subject_match_note(PROMPT, "Eiffel Tower") == ""
+    assert subject_match_note(PROMPT, "eiffel TOWER") == "Subject 'eiffel TOWER' matched as 'Eiffel Tower' (capitals ignored)."
 
 
 def test_generate_helpers(tiny_lm):

@@ -209,6 +209,8 @@ def test_locate_estimate_says_what_is_out_of_range(served):
     assert estimate(form_data(form, Visitor(), **fact, samples=2)).startswith("Estimated run time")
     message = estimate(form_data(form, Visitor(), **fact, samples=2, noise=-5))
     assert message.startswith("Not traceable yet") and "Noise must be positive" in message
+    lower = dict(fact, subject="eiffel tower")        # found ignoring capitals: the estimate says which span
+    assert "matched as 'Eiffel Tower' (capitals ignored)" in estimate(form_data(form, Visitor(), **lower, samples=2))
 
 
 def test_a_long_forget_run_asks_before_it_starts(served, forget_form):

@@ -11,7 +11,7 @@ import pandas as pd
 from kuda_core.data.probes import load_probes, topics
 from kuda_core.locate import suggest
 from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
-from kuda_core.model.tokens import find_subject
+from kuda_core.model.tokens import find_subject, subject_match_note
 from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
 from ui.confirm import CONFIRM_ABOVE_S, asks_first
@@ -88,11 +88,14 @@ def _downloads(results: dict, visitor) -> list[str]:
     return paths
 
 
-def _status(result, elapsed: float, estimated: float, final: bool = False, note: str = "") -> str:
+def _status(result, elapsed: float, estimated: float, final: bool = False, note: str = "", matched: str = "") -> str:
+    """The trace's status lines; `matched`: subject_match_note when the subject was found ignoring capitals."""
     head = (f"Done in {elapsed:.1f} s (estimated {estimated:.0f} s).{note}" if final else
             f"Tracing {result.kind}: row {result.rows_done}/{len(result.tokens)}, {elapsed:.0f} s of ~{estimated:.0f} s")
     lines = [head, f"Answer traced: {result.answer!r}; p clean {result.p_clean:.3f}, p corrupted "
                    f"{result.p_corrupt:.3f}, noise std {result.noise:.3f}."]
+    if matched:
+        lines.append(html.escape(matched, quote=False))
     return "  \n".join(lines + [f"Warning: {w}" for w in result.warnings])
 
 
@@ -108,7 +111,9 @@ def estimate_changed(form: Form, data):
         seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, config.samples)
     except (LookupError, ValueError) as error:
         return f"Not traceable yet: {html.escape(str(error))}"
-    return f"Estimated run time: about {seconds:.0f} s.{busy_note(HOST.sharing())}"
+    matched = subject_match_note(prompt, subject)
+    return f"Estimated run time: about {seconds:.0f} s.{busy_note(HOST.sharing())}" + (
+        f"  \n{html.escape(matched, quote=False)}" if matched else "")
 
 
 @user_errors
@@ -137,13 +142,14 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
         yield (*_heatmaps({}), question, keep, keep, keep, keep, None)
         return
     started, results, watch = time.perf_counter(), {}, HOST.sharing()
+    matched = subject_match_note(prompt, subject)
     yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s.{busy_note(watch)}", keep, keep, keep, keep,
            None)
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer, kinds, config):
         results[kind] = partial
         done = (kinds.index(kind) + partial.rows_done / len(partial.tokens)) / len(kinds)
         progress(done, desc=f"{kind}: row {partial.rows_done}/{len(partial.tokens)}")
-        yield (*_heatmaps(results), _status(partial, time.perf_counter() - started, estimated),
+        yield (*_heatmaps(results), _status(partial, time.perf_counter() - started, estimated, matched=matched),
                keep, keep, keep, keep, None)
     elapsed = time.perf_counter() - started
     if not watch.shared():                # a trace that took turns with other jobs says nothing of this machine
@@ -152,7 +158,8 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
     while len(cache) > MAX_CACHED_TRACES:
         cache.pop(next(iter(cache)))
     scored = _scored(results, visitor)
-    yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True, note=shared_note(watch)),
+    yield (*_heatmaps(results), _status(results[kinds[-1]], elapsed, estimated, final=True, note=shared_note(watch),
+                                        matched=matched),
            *_outputs(scored, values), scored, _downloads(results, visitor))
 
 def _scored(results: dict, visitor) -> dict | None:

@@ -2,6 +2,7 @@
 
     >>> subject_range(tokenizer, "The Eiffel Tower is in", "Eiffel Tower")   # (1, 3): tokens 1..2
     >>> find_subject("The Colosseum is in", "the colosseum")                  # (0, 13): case ignored when unique
+    >>> subject_match_note("The Colosseum is in", "the colosseum")            # "Subject ... matched as 'The Colosseum' ..."
     >>> answer_ids(tokenizer, "Madrid is the capital of", "Spain")            # ids of " Spain"
     >>> answer_token_id(tokenizer, prompt, " Paris")                          # the first of them
     >>> token_text(tokenizer, answer_token_id(tokenizer, prompt, "Paris"))    # ' Paris' (round trip)
@@ -44,6 +45,17 @@ def find_subject(prompt: str, subject: str) -> tuple[int, int]:
     near = difflib.get_close_matches(subject, sorted(spans), n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
     raise LookupError(f"Subject {subject!r} does not occur in prompt {prompt!r}{hint}")
+
+
+def subject_match_note(prompt: str, subject: str) -> str:
+    """'' when `subject` occurs in `prompt` as typed; else which span find_subject used, as a sentence.
+
+    >>> subject_match_note("The Mona Lisa was painted by", "the mona lisa")
+    "Subject 'the mona lisa' matched as 'The Mona Lisa' (capitals ignored)."
+    """
+    start, end = find_subject(prompt, subject)
+    used = prompt[start:end]
+    return "" if used == subject else f"Subject {subject!r} matched as {used!r} (capitals ignored)."
 
 
 def subject_range(tokenizer, prompt: str, subject: str) -> tuple[int, int]:
