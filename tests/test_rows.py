@@ -8,9 +8,10 @@ import pytest
 
 from kuda_core.data import rows as datasets_io
 from kuda_core.data.facts import make_fact
+from kuda_core.data.overlap import all_overlaps, check_overlap
 from kuda_core.data.probes import load_probes, split_by_topic
 from kuda_core.data.rows import (
-    Limits, RowSet, check_overlap, load_hf_rows, load_rows_file, parse_rows_text, rows_from_records,
+    Limits, RowSet, load_hf_rows, load_rows_file, parse_rows_text, rows_from_records,
 )
 from kuda_core.model import network
 
@@ -170,6 +171,25 @@ def test_check_overlap():
         ("A shared   sentence.", "same text"),
     ]
     assert check_overlap(forget, RowSet(texts=["unrelated"], source="r")) == []
+
+
+def test_a_typed_fact_in_another_form_is_not_kept_as_a_neighbour_or_retained():
+    """'The Mona Lisa was painted by | the mona lisa | Leonardo' is the probes' Mona Lisa fact (same prompt,
+    same subject, an answer that begins the same): it is neither trained to stay nor measured as kept."""
+    from kuda_core.data.facts import Fact
+    from kuda_core.workflows.data import DataChoice, build_split
+
+    typed = Fact("The Mona Lisa was painted by", "the mona lisa", " Leonardo")
+    probes = RowSet(load_probes(), [], "probes")
+    assert [o.reason for o in all_overlaps(RowSet([typed], [], "typed"), probes)] == ["same prompt"]
+    reworded = Fact("Who painted the Mona Lisa? It was", "the Mona Lisa", " Leonardo")
+    assert [o.reason for o in all_overlaps(RowSet([reworded], [], "typed"), probes)] == ["same subject and answer"]
+    data = build_split(DataChoice(facts=(typed,)))
+    assert data.forget[0].relation == "painter" and data.neighbours           # its relation's neighbours are there
+    for fact in (*data.neighbours, *data.retain_used, *data.retain_held):
+        assert "mona lisa" not in fact.prompt.casefold(), fact
+    other = Fact("The Mona Lisa is a painting by", "Mona Lisa", " Raphael")   # same subject, another answer
+    assert all_overlaps(RowSet([other], [], "typed"), probes) == []
 
 
 def test_probe_topics_overlap_only_when_shared():

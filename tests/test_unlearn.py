@@ -224,6 +224,26 @@ def test_augmented_rows_keep_subject_and_answer():
         UnlearnConfig(augment=("rhymes",))
 
 
+def test_no_context_mentions_the_subject_or_states_a_lone_facts_answer():
+    """A typed fact that the probes also hold in another form: no shot repeats it (its subject twice in one
+    prompt would make the subject ambiguous, and the shot would state the answer); no prefix names it."""
+    from kuda_core.forget.augment import augment
+    from kuda_core.model.tokens import find_subject
+
+    typed = Fact("The Mona Lisa was painted by", "the mona lisa", " Leonardo", relation="painter")
+    kept = [Fact("The Mona Lisa was painted by", "Mona Lisa", " Leonardo da Vinci", relation="painter"),
+            Fact("The Last Supper was painted by", "Last Supper", " Leonardo da Vinci", relation="painter"),
+            Fact("The Starry Night was painted by", "Starry Night", " Vincent van Gogh", relation="painter"),
+            Fact("Guernica was painted by", "Guernica", " Pablo Picasso", relation="painter")]
+    texts = ["The Mona Lisa hangs in the Louvre in Paris today.", "Rain fell all day over the old town."]
+    rows = augment([typed], ("prefix", "kshot"), texts, copies=4, seed=0, shots=kept)
+    assert len(rows) == 8
+    for row in rows:
+        assert row.prompt.casefold().count("mona lisa") == 1 and "Leonardo" not in row.prompt, row.prompt
+        start, _ = find_subject(row.prompt, row.subject)          # unique: the fact's own occurrence
+        assert row.prompt[start:].startswith("The Mona Lisa was painted by")
+
+
 def test_augmentation_trains_on_more_rows_but_measures_the_facts(taught):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS,
                           UnlearnConfig(steps=3, **FAST, augment=("prefix", "question"), augment_copies=1))

@@ -4,7 +4,6 @@
     >>> rows = load_hf_rows("user/name", split="train")  # only when online (KUDA_ONLINE=1)
     >>> rows = parse_rows_text("The capital of France is | France | Paris\\nSome plain text.")
     >>> rows.facts, rows.texts, rows.source
-    >>> check_overlap(forget_rows, retain_rows)        # [Overlap(...)] rows present in both
 
 A row is a fact (columns prompt, subject, answer; optional paraphrases, relation, topic) or a
 plain text (column text). Problems raise ValueError naming the file, row and column.
@@ -67,15 +66,6 @@ class RowSet:
     def summary(self) -> str:
         """One line for the UI, e.g. "12 facts, 3 texts from forget.csv"."""
         return f"{len(self.facts)} facts, {len(self.texts)} texts from {self.source}"
-
-
-@dataclass(frozen=True)
-class Overlap:
-    """A forget row also present in the retain set, and why they count as the same."""
-
-    forget_row: str
-    retain_row: str
-    reason: str          # "same text" or "same subject and answer"
 
 
 def load_rows_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, *, columns: Mapping[str, str] | None = None) -> RowSet:
@@ -190,31 +180,6 @@ def rows_from_records(
     if not len(rows):
         raise ValueError(f"{source}: every row is empty")
     return rows
-
-
-def check_overlap(forget: RowSet, retain: RowSet) -> list[Overlap]:
-    """check_overlap(forget, retain) -> forget rows that the retain set also holds (empty if none).
-
-    Same text (case and spacing ignored; a fact counts as prompt + answer) or, for facts, the
-    same subject and answer.
-    """
-    retain_text: dict[str, str] = {}
-    for row in retain.all_texts():
-        retain_text.setdefault(_norm(row), row)
-    retain_pair = {}
-    for fact in retain.facts:
-        retain_pair.setdefault((_norm(fact.subject), _norm(fact.answer)), fact.text)
-    found = []
-    for fact in forget.facts:
-        key = _norm(fact.text)
-        if key in retain_text:
-            found.append(Overlap(fact.text, retain_text[key], "same text"))
-        elif (_norm(fact.subject), _norm(fact.answer)) in retain_pair:
-            found.append(Overlap(fact.text, retain_pair[(_norm(fact.subject), _norm(fact.answer))], "same subject and answer"))
-    for text in forget.texts:
-        if _norm(text) in retain_text:
-            found.append(Overlap(text, retain_text[_norm(text)], "same text"))
-    return found
 
 
 def _column_lookup(found: list[str], columns: Mapping[str, str], source: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from typing import Sequence, TypeVar
 from kuda_core.data.facts import Fact
 from kuda_core.data.probes import split_by_topic
 from kuda_core.data.wording import counted
-from kuda_core.data.rows import RowSet, check_overlap
+from kuda_core.data.overlap import all_overlaps, check_overlap
+from kuda_core.data.rows import RowSet
 
 T = TypeVar("T")
 NEIGHBOURS_HELD_OUT = 0.5    # share of the forget set's relation-mates that are measured only (the rest are retained)
@@ -94,7 +95,7 @@ def split_rows(forget: RowSet, retain: RowSet | None, texts: Sequence[str], hold
 def probes_without(forget: RowSet, probes: Sequence[Fact]) -> RowSet:
     """The probe facts as a retain RowSet, without those that overlap the forget rows."""
     everything = RowSet(facts=list(probes), texts=[], source="built-in probes")
-    clashing = {o.retain_row for o in check_overlap(forget, everything)}
+    clashing = {o.retain_row for o in all_overlaps(forget, everything)}
     return RowSet(facts=[f for f in probes if f.text not in clashing], texts=[], source="built-in probes")
 
 

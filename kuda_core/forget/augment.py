@@ -7,7 +7,8 @@
   * "kshot": two other forget facts of the same relation, answered, then the prompt
     ("The Colosseum is located in the city of Rome. Big Ben is located in the city of London. The ...");
     with fewer than two of them (one fact forgotten alone), retained facts of the relation (`shots`,
-    never held-out neighbours) fill in, each with another answer than the fact's;
+    never held-out neighbours) fill in, none naming the fact's answer;
+  no context (prefix sentence or shot) mentions the fact's subject, so it occurs once in the new prompt;
   * "question": the prompt wrapped as a question ("Q: The Eiffel Tower is located in the city of ...?\\nA:").
 The subject stays inside the new prompt and the answer stays the same, so every method trains on
 the augmented rows as on the originals. The question wordings here differ from the ones the
@@ -19,6 +20,7 @@ import random
 import re
 from collections.abc import Sequence
 
+from kuda_core.data.checks import names_answer
 from kuda_core.data.facts import Fact
 
 AUGMENT_KINDS = ("prefix", "kshot", "question")
@@ -49,10 +51,11 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
     sources: list[int] = []
     for index, fact in enumerate(facts):
         same = _shot_pool(fact, facts, shots)
+        prefixes = [s for s in sentences if not _mentions(s, fact.subject)] or ["This is a sentence."]
         for kind in kinds:
             for _ in range(copies):
                 if kind == "prefix":
-                    prompt = f"{rng.choice(sentences)} {fact.prompt}"
+                    prompt = f"{rng.choice(prefixes)} {fact.prompt}"
                 elif kind == "kshot":
                     if not same:
                         continue
@@ -66,12 +69,19 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
 
 
 def _shot_pool(fact: Fact, facts: Sequence[Fact], shots: Sequence[Fact]) -> list[Fact]:
-    """Forget facts of the fact's relation (other subjects); with fewer than two, retained ones of the
-    relation with another answer (so a shot never states the fact's answer) are added."""
-    same = [f for f in facts if f.relation == fact.relation and f.subject != fact.subject]
+    """Forget facts of the fact's relation that do not mention its subject; with fewer than two, retained
+    ones of the relation that mention neither its subject nor its answer are added (a retained "The Mona
+    Lisa was painted by Leonardo da Vinci" never stands before the forget fact "The Mona Lisa was painted
+    by | the mona lisa | Leonardo")."""
+    same = [f for f in facts if f.relation == fact.relation and not _mentions(f.prompt, fact.subject)]
     if len(same) >= 2 or not fact.relation:
         return same
-    taken = {f.subject for f in same} | {fact.subject}
-    extra = [f for f in shots if f.relation == fact.relation and f.subject not in taken
-             and f.answer.strip().casefold() != fact.answer.strip().casefold()]
+    taken = {f.subject.casefold() for f in same}
+    extra = [f for f in shots if f.relation == fact.relation and f.subject.casefold() not in taken
+             and not _mentions(f.prompt, fact.subject) and not names_answer(f.text, fact.answer)]
     return same + extra
+
+
+def _mentions(text: str, subject: str) -> bool:
+    """Whether `text` holds `subject`, capitals ignored (a context that does would hold the subject twice)."""
+    return subject.strip().casefold() in text.casefold()
