@@ -51,11 +51,10 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
     sources: list[int] = []
     for index, fact in enumerate(facts):
         same = _shot_pool(fact, facts, shots)
-        prefixes = [s for s in sentences if not _mentions(s, fact.subject)] or ["This is a sentence."]
         for kind in kinds:
             for _ in range(copies):
                 if kind == "prefix":
-                    prompt = f"{rng.choice(prefixes)} {fact.prompt}"
+                    prompt = f"{_prefix(rng, sentences, fact.subject)} {fact.prompt}"
                 elif kind == "kshot":
                     if not same:
                         continue
@@ -80,6 +79,16 @@ def _shot_pool(fact: Fact, facts: Sequence[Fact], shots: Sequence[Fact]) -> list
     extra = [f for f in shots if f.relation == fact.relation and f.subject.casefold() not in taken
              and not _mentions(f.prompt, fact.subject) and not names_answer(f.text, fact.answer)]
     return same + extra
+
+
+def _prefix(rng: random.Random, sentences: Sequence[str], subject: str, tries: int = 20) -> str:
+    """A random sentence that does not mention `subject`; drawn again only when one does, so the draws
+    (and the rows of every later fact) stay as they were where no sentence collides."""
+    for _ in range(tries):
+        sentence = rng.choice(sentences)
+        if not _mentions(sentence, subject):
+            return sentence
+    return next((s for s in sentences if not _mentions(s, subject)), "This is a sentence.")
 
 
 def _mentions(text: str, subject: str) -> bool:
