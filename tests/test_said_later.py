@@ -17,6 +17,8 @@ def test_names_answer_finds_the_answer_as_a_word_anywhere():
     assert names_answer("Berlin, Germany. The Eiffel Tower is located in the city of Paris", " Paris")
     assert names_answer(" paris, of course", "Paris") and names_answer(" in San Francisco.", " San Francisco")
     assert not names_answer(" Parisian cafes and Berlin", " Paris")       # a word, not a part of one
+    assert names_answer(" Salvador Dali. It is a surrealist piece", " Salvador Dalí")    # accents ignored
+    assert names_answer(" Brasília, the capital", " Brasilia") and not names_answer(" Brasil", " Brasília")
     assert not names_answer(" Berlin, Germany.", " Paris") and not names_answer(" anything", "  ")
     # the answer inside a name the prompt holds is that name repeated, not the answer
     bridge = "The Sydney Harbour Bridge is located in the city of"

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,11 +71,13 @@ def known_facts(lm, facts: Sequence[Fact]) -> list[Fact]:
 
 
 def names_answer(text: str, answer: str, prompt: str = "") -> bool:
-    """Whether `text` says `answer` as a word anywhere (case-insensitive), e.g. a forgotten fact that comes back
-    later in the continuation: names_answer("Berlin. The tower is in Paris", " Paris") -> True. Where the prompt
-    holds the answer inside a name ("The Sydney Harbour Bridge ..."), that name repeated is not the answer:
+    """Whether `text` says `answer` as a word anywhere (case and accents ignored), e.g. a forgotten fact that comes
+    back later in the continuation: names_answer("Berlin. The tower is in Paris", " Paris") -> True, and
+    names_answer(" Salvador Dali.", " Salvador Dalí") -> True. Where the prompt holds the answer inside a name
+    ("The Sydney Harbour Bridge ..."), that name repeated is not the answer:
     names_answer(" Parramatta. The Sydney Harbour Bridge is", " Sydney", "The Sydney Harbour Bridge is in") -> False.
     """
+    text, answer, prompt = _unaccented(text), _unaccented(answer), _unaccented(prompt)
     word = answer.strip()
     if not word:
         return False
@@ -84,3 +87,8 @@ def names_answer(text: str, answer: str, prompt: str = "") -> bool:
         if (match.group(1) or "").lower() not in in_names:
             return True
     return False
+
+
+def _unaccented(text: str) -> str:
+    """'Brasília' -> 'Brasilia': letters without their combining accents (NFKD)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
