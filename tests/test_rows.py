@@ -148,6 +148,17 @@ def test_parse_rows_text():
         parse_rows_text("The capital of France is | Spain | Paris")
 
 
+def test_a_repeated_fact_or_an_invisible_answer_is_refused_with_its_line():
+    with pytest.raises(ValueError, match=r"Line 3 repeats line 1 \('the capital of  peru is' -> 'lima'\)"):
+        parse_rows_text("The capital of Peru is | Peru | Lima\nSome text.\nthe capital of  peru is | Peru | lima")
+    record = {"prompt": "The capital of Peru is", "subject": "Peru", "answer": " Lima"}
+    with pytest.raises(ValueError, match="forget.csv, row 3 repeats row 1"):
+        rows_from_records([record, {"text": "Some text."}, record], "forget.csv")
+    assert len(parse_rows_text("The capital of Peru is | Peru | Lima\nThe capital of Peru is | Peru | Cusco").facts) == 2
+    with pytest.raises(ValueError, match="Line 1: The answer is empty"):
+        parse_rows_text("The capital of Peru is | Peru | \u200b")                  # a zero-width space only
+
+
 def test_make_fact_normalises_spaces():
     fact = make_fact("The capital of France is  ", " France ", "Paris ")
     assert (fact.prompt, fact.subject, fact.answer) == ("The capital of France is", "France", " Paris")

@@ -44,11 +44,11 @@ class Fact:
         if isinstance(self.paraphrases, str):
             raise ValueError(f"Fact.paraphrases must be a list of prompts, got a string: {self.paraphrases!r}")
         object.__setattr__(self, "paraphrases", tuple(self.paraphrases))
-        if not self.prompt.strip():
+        if not _visible(self.prompt):
             raise ValueError(f"The prompt is empty: {self.prompt!r}")
-        if not self.subject.strip():
+        if not _visible(self.subject):
             raise ValueError(f"The subject is empty: {self.subject!r} (prompt {self.prompt!r})")
-        if not self.answer.strip():
+        if not _visible(self.answer):
             raise ValueError(f"The answer is empty: {self.answer!r} (prompt {self.prompt!r})")
         _subject_in(self.subject, self.prompt, "prompt")
         for paraphrase in self.paraphrases:
@@ -94,3 +94,8 @@ def make_fact(prompt: str, subject: str, answer: str, *, paraphrases: Iterable[s
         prompt=prompt, subject=str(subject).strip(), answer=answer, relation=str(relation or ""),
         topic=str(topic or ""), paraphrases=tuple(str(p).rstrip() for p in paraphrases),
     )
+
+
+def _visible(text: str) -> bool:
+    """Whether `text` has a character a reader can see (not only spaces or zero-width ones)."""
+    return any(c.isprintable() and not c.isspace() for c in text)

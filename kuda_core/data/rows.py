@@ -112,7 +112,7 @@ def parse_rows_text(text: str, source: str = "typed rows") -> RowSet:
 
     One row per non-empty line: lines with "|" are facts, other lines plain texts.
     """
-    facts, texts = [], []
+    facts, texts, numbers = [], [], []
     for number, line in enumerate((text or "").splitlines(), start=1):
         line = line.strip()
         if not line:
@@ -130,6 +130,8 @@ def parse_rows_text(text: str, source: str = "typed rows") -> RowSet:
             facts.append(make_fact(prompt, subject, answer, paraphrases=[p for p in paraphrases if p]))
         except ValueError as error:
             raise ValueError(f"Line {number}: {error}") from error
+        numbers.append(number)
+    _refuse_repeats(facts, numbers, "Line")
     rows = RowSet(facts, texts, source)
     if not len(rows):
         raise ValueError("No rows: type one fact ('prompt | subject | answer') or one text per line")
@@ -162,7 +164,7 @@ def rows_from_records(
             f"{source}: needs columns {', '.join(FACT_COLUMNS)} (one fact per row) or {TEXT_COLUMN!r} "
             f"(one passage per row); found columns {found}"
         )
-    facts, texts = [], []
+    facts, texts, numbers = [], [], []
     for number, record in enumerate(records, start=1):
         value = {ours: record.get(theirs) for ours, theirs in lookup.items()}
         if has_fact and not all(_blank(value[c]) for c in FACT_COLUMNS):
@@ -174,12 +176,26 @@ def rows_from_records(
                 ))
             except ValueError as error:
                 raise ValueError(f"{source}, row {number}: {error}") from error
+            numbers.append(number)
         if TEXT_COLUMN in lookup and not _blank(value[TEXT_COLUMN]):
             texts.append(_text(value[TEXT_COLUMN]).strip())
+    _refuse_repeats(facts, numbers, f"{source}, row")
     rows = RowSet(facts, texts, source)
     if not len(rows):
         raise ValueError(f"{source}: every row is empty")
     return rows
+
+
+def _refuse_repeats(facts: list[Fact], numbers: list[int], where: str) -> None:
+    """ValueError naming the first fact row that repeats an earlier one (same prompt and answer, case and
+    spacing ignored): a fact given twice would count twice in every measure."""
+    first: dict[tuple[str, str], int] = {}
+    for fact, number in zip(facts, numbers):
+        key = (_norm(fact.prompt), _norm(fact.answer))
+        if key in first:
+            raise ValueError(f"{where} {number} repeats {where.split(', ')[-1].lower()} {first[key]} "
+                             f"({fact.prompt!r} -> {fact.answer.strip()!r}); give each fact once")
+        first[key] = number
 
 
 def _column_lookup(found: list[str], columns: Mapping[str, str], source: str) -> dict[str, str]:
