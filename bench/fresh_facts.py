@@ -1,0 +1,136 @@
+"""The newcomer's path on facts written after the default was frozen: one fact at a time, as the app does it.
+
+    $ .venv/bin/python bench/fresh_facts.py                 # all facts, then bench/results/fresh_facts.{json,md}
+    $ .venv/bin/python bench/fresh_facts.py --per-relation 1
+
+bench/data/fresh_facts.jsonl holds typed rows (prompt | subject | answer, no relation) that are not
+in the probes: capitals, landmarks, books, currencies and languages the probes do not name. Nothing
+was chosen on them. The rule, fixed before the run: the relation is inferred as for a typed row;
+a fact the default model does not answer (top-1) is left out; per relation the first
+`--per-relation` answered facts in file order are used. Per fact, exactly what a visitor gets on the
+defaults: Locate's suggestion from an MLP trace (10 samples, strongest subject token, 3 layers),
+then KUDA's default Forget on that one fact, with the probes as retain data less the rows that
+state the fact (neighbours: held-out probes of its relation). Measured: forgotten or not, the new
+answer (20 tokens) and the fluency verdict on it, whether it says the answer further on, the
+neighbours and other held-out facts kept, the prompt attacks (3-shot, question with 2 examples)
+and the logit-lens rank above the edit. Weights are restored bit for bit after each fact.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import numpy as np  # noqa: E402
+
+from quality import RESULTS, original_measures, run_method, suggested_layers  # noqa: E402
+
+from kuda_core.data.checks import check_facts, names_answer  # noqa: E402
+from kuda_core.data.facts import Fact  # noqa: E402
+from kuda_core.data.probes import load_probes  # noqa: E402
+from kuda_core.data.relations import with_relations  # noqa: E402
+from kuda_core.forget.config import UnlearnConfig  # noqa: E402
+from kuda_core.inspect.attacks.lens import logit_lens  # noqa: E402
+from kuda_core.inspect.attacks.prompts import AttackConfig, iter_prompt_attacks  # noqa: E402
+from kuda_core.inspect.fluency import check_fluency  # noqa: E402
+from kuda_core.model.loading import load_model  # noqa: E402
+from kuda_core.workflows.data import DataChoice, build_split  # noqa: E402
+
+FACTS = ROOT / "bench" / "data" / "fresh_facts.jsonl"
+
+
+def chosen_facts(lm, per_relation: int) -> list[Fact]:
+    """The rule of the module docstring: relation inferred, answered by the model, first per relation."""
+    typed = [Fact.from_dict(json.loads(line)) for line in FACTS.read_text().splitlines() if line.strip()]
+    facts = with_relations(typed, load_probes())
+    known = [f for f, c in zip(facts, check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts]))
+             if c.top1_ok]
+    taken: dict[str, list[Fact]] = {}
+    for fact in known:
+        if len(taken.setdefault(fact.relation, [])) < per_relation:
+            taken[fact.relation].append(fact)
+    return [f for group in taken.values() for f in group]
+
+
+def after_forget(lm, data, snapshot, config) -> dict:
+    """The fluency of the new answer, the prompt attacks and the lens, on the unlearned model."""
+    fact = data.forget[0]
+    context = [*data.neighbours, *data.retain_held, *data.retain_used]
+    records = {r.name: r for r in iter_prompt_attacks(lm, snapshot, [fact], context, AttackConfig())}
+    ranks = logit_lens(lm, [fact.prompt], [fact.answer]).ranks                  # (1, L)
+    return {"3-shot p": records["3-shot"].unlearned_p, "3-shot recovered": records["3-shot"].recovered,
+            "question p": records["question, 2 examples"].unlearned_p,
+            "question recovered": records["question, 2 examples"].recovered,
+            "lens rank": float(ranks[0, max(config.layers) + 1:].min())}
+
+
+def run_fact(lm, fact: Fact) -> dict:
+    data = build_split(DataChoice(facts=(fact,)))
+    layers = suggested_layers(lm, [fact])
+    config = UnlearnConfig.create("kuda", layers=layers)                       # the app's defaults
+    before = original_measures(lm, data)
+    result = run_method(lm, data, config, before, after=after_forget)
+    answer = result["answers"][0]
+    verdict = check_fluency(lm, [fact.prompt], [answer])[0]       # original weights are back: the verdict's reader
+    return {"relation": fact.relation, "prompt": fact.prompt, "answer": fact.answer, "layers": list(layers),
+            "forgotten": result["forget"] == 0.0, "steps": result["steps"], "seconds": round(result["seconds"], 1),
+            "message": result["message"], "new answer": answer, "fluent": verdict.fluent,
+            "says answer later": names_answer(answer, fact.answer, fact.prompt),
+            "neighbours": len(data.neighbours),
+            "neighbours kept": _kept(result["neighbours"], before["neighbours"]),
+            "other kept": _kept(result["retain"], before["retain"]),
+            **{k: result[k] for k in ("3-shot p", "3-shot recovered", "question p", "question recovered",
+                                      "lens rank")}}
+
+
+def _kept(after: float, before: float) -> float:
+    return float(after / before) if before and np.isfinite(before) else float("nan")
+
+
+def report(rows: list[dict]) -> str:
+    forgotten = [r for r in rows if r["forgotten"]]
+    mean = lambda key, of=rows: float(np.nanmean([r[key] for r in of])) if of else float("nan")  # noqa: E731
+    lines = [
+        "# KUDA's defaults on fresh facts, one fact at a time (bench/fresh_facts.py)", "",
+        f"{len(rows)} facts; forgotten {len(forgotten)} of {len(rows)}; of the forgotten, fluent new answers "
+        f"{sum(r['fluent'] for r in forgotten)}, still saying the answer further on "
+        f"{sum(r['says answer later'] for r in forgotten)}, brought back by the 3-shot prefix "
+        f"{sum(r['3-shot recovered'] > 0 for r in forgotten)} and by the question with 2 examples "
+        f"{sum(r['question recovered'] > 0 for r in forgotten)}; neighbours kept {mean('neighbours kept'):.0%}, "
+        f"other facts kept {mean('other kept'):.0%}; median lens rank above the edit "
+        f"{np.median([r['lens rank'] for r in rows]):.0f}; mean {mean('seconds'):.0f} s, slowest "
+        f"{max(r['seconds'] for r in rows):.0f} s.", "",
+        "| relation | fact | layers | forgotten | steps | s | new answer | fluent | neighbours kept | other kept "
+        "| 3-shot p | question p | lens rank |", "|" + "---|" * 13]
+    for r in rows:
+        text = r["new answer"].replace("\n", " ").replace("|", "/").strip()
+        lines.append(f"| {r['relation']} | {r['prompt']} {r['answer'].strip()} | {r['layers'][0]}-{r['layers'][-1]} "
+                     f"| {'yes' if r['forgotten'] else '**no**'} | {r['steps']} | {r['seconds']:.0f} | {text} "
+                     f"| {'yes' if r['fluent'] else 'no'} | {r['neighbours kept']:.0%} of {r['neighbours']} "
+                     f"| {r['other kept']:.0%} | {r['3-shot p']:.2f} | {r['question p']:.2f} | {r['lens rank']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-relation", type=int, default=3)
+    args = parser.parse_args()
+    lm = load_model("default")
+    rows = []
+    for fact in chosen_facts(lm, args.per_relation):
+        rows.append(run_fact(lm, fact))
+        r = rows[-1]
+        print(f"{r['prompt']!r}: forgotten {r['forgotten']} after {r['steps']} steps ({r['seconds']} s), "
+              f"{r['new answer']!r}, neighbours kept {r['neighbours kept']:.0%}", flush=True)
+    (RESULTS / "fresh_facts.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    (RESULTS / "fresh_facts.md").write_text(report(rows))
+    print(report(rows))
+
+
+if __name__ == "__main__":
+    main()
