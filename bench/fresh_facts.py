@@ -2,6 +2,11 @@
 
     $ .venv/bin/python bench/fresh_facts.py                 # all facts, then bench/results/fresh_facts.{json,md}
     $ .venv/bin/python bench/fresh_facts.py --per-relation 1
+    $ .venv/bin/python bench/fresh_facts.py --source dev --lone-kshot 4   # probe facts of the dev topics, a variant
+
+`--source dev` takes the same path on probe facts of the dev topics (the first answered ones per
+topic), for choosing; `--lone-kshot N` runs with N k-shot rows for a fact forgotten alone
+(forget.augment.LONE_KSHOT_COPIES) instead of the default.
 
 bench/data/fresh_facts.jsonl holds typed rows (prompt | subject | answer, no relation) that are not
 in the probes: capitals, landmarks, books, currencies and languages the probes do not name. Nothing
@@ -28,12 +33,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
-from quality import RESULTS, original_measures, run_method, suggested_layers  # noqa: E402
+from quality import DEV_TOPICS, RESULTS, original_measures, run_method, suggested_layers  # noqa: E402
 
 from kuda_core.data.checks import check_facts, names_answer  # noqa: E402
 from kuda_core.data.facts import Fact  # noqa: E402
 from kuda_core.data.probes import load_probes  # noqa: E402
 from kuda_core.data.relations import with_relations  # noqa: E402
+from kuda_core.forget import augment  # noqa: E402
 from kuda_core.forget.config import UnlearnConfig  # noqa: E402
 from kuda_core.inspect.attacks.lens import logit_lens  # noqa: E402
 from kuda_core.inspect.attacks.prompts import AttackConfig, iter_prompt_attacks  # noqa: E402
@@ -44,9 +50,13 @@ from kuda_core.workflows.data import DataChoice, build_split  # noqa: E402
 FACTS = ROOT / "bench" / "data" / "fresh_facts.jsonl"
 
 
-def chosen_facts(lm, per_relation: int) -> list[Fact]:
-    """The rule of the module docstring: relation inferred, answered by the model, first per relation."""
-    typed = [Fact.from_dict(json.loads(line)) for line in FACTS.read_text().splitlines() if line.strip()]
+def chosen_facts(lm, per_relation: int, source: str = "fresh") -> list[Fact]:
+    """The rule of the module docstring: relation inferred, answered by the model, first per relation
+    (source "dev": the probe facts of the dev topics, as typed rows without relation or paraphrases)."""
+    if source == "dev":
+        typed = [Fact(f.prompt, f.subject, f.answer) for f in load_probes() if f.topic in DEV_TOPICS]
+    else:
+        typed = [Fact.from_dict(json.loads(line)) for line in FACTS.read_text().splitlines() if line.strip()]
     facts = with_relations(typed, load_probes())
     known = [f for f, c in zip(facts, check_facts(lm, [f.prompt for f in facts], [f.answer for f in facts]))
              if c.top1_ok]
@@ -119,16 +129,22 @@ def report(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-relation", type=int, default=3)
+    parser.add_argument("--source", choices=("fresh", "dev"), default="fresh")
+    parser.add_argument("--lone-kshot", type=int, default=None, help="k-shot rows for a fact forgotten alone")
     args = parser.parse_args()
+    if args.lone_kshot is not None:
+        augment.LONE_KSHOT_COPIES = args.lone_kshot
+    name = "fresh_facts" + ("_dev" if args.source == "dev" else "") + \
+        (f"_lone{args.lone_kshot}" if args.lone_kshot is not None else "")
     lm = load_model("default")
     rows = []
-    for fact in chosen_facts(lm, args.per_relation):
+    for fact in chosen_facts(lm, args.per_relation, args.source):
         rows.append(run_fact(lm, fact))
         r = rows[-1]
         print(f"{r['prompt']!r}: forgotten {r['forgotten']} after {r['steps']} steps ({r['seconds']} s), "
               f"{r['new answer']!r}, neighbours kept {r['neighbours kept']:.0%}", flush=True)
-    (RESULTS / "fresh_facts.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
-    (RESULTS / "fresh_facts.md").write_text(report(rows))
+    (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    (RESULTS / f"{name}.md").write_text(report(rows))
     print(report(rows))
 
 

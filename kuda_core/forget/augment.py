@@ -24,6 +24,13 @@ from kuda_core.data.checks import names_answer
 from kuda_core.data.facts import Fact
 
 AUGMENT_KINDS = ("prefix", "kshot", "question")
+# k-shot rows at least, for a fact forgotten with fewer than two others of its relation (its shots are retained
+# facts). Thirteenth round, declared here before it runs (bench/fresh_facts.py --source dev, 18 probe facts of the
+# dev topics forgotten one at a time; 1 against 4): 4 becomes the default if it brings back at least 3 fewer facts
+# under the 3-shot attack, forgets at most 1 fact fewer, keeps the neighbours within 5 points and the fluent
+# answers (verdict) within 2, with the slowest fact within 120 s; else 1 stays. Bench topics are not touched
+# (every bench forget set has 9 or more facts of its relation).
+LONE_KSHOT_COPIES = 1
 QUESTION_WORDINGS = ("Q: {prompt} ...?\nA:", "Fill in the blank: {prompt} ___.\nThe blank is", "Quiz. {prompt}")
 
 
@@ -51,8 +58,9 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
     sources: list[int] = []
     for index, fact in enumerate(facts):
         same = _shot_pool(fact, facts, shots)
+        lone = bool(fact.relation) and sum(f.relation == fact.relation for f in facts) < 3   # fewer than 2 others
         for kind in kinds:
-            for _ in range(copies):
+            for _ in range(max(copies, LONE_KSHOT_COPIES) if kind == "kshot" and lone else copies):
                 if kind == "prefix":
                     prompt = f"{_prefix(rng, sentences, fact.subject)} {fact.prompt}"
                 elif kind == "kshot":
