@@ -224,6 +224,23 @@ def test_augmented_rows_keep_subject_and_answer():
         UnlearnConfig(augment=("rhymes",))
 
 
+def test_a_lone_fact_gets_at_least_lone_kshot_copies(monkeypatch):
+    """A fact forgotten with fewer than two others of its relation gets LONE_KSHOT_COPIES k-shot rows (its
+    shots drawn from retained facts); facts of a larger forget set keep `copies`."""
+    from kuda_core.forget import augment as augment_module
+
+    kept = [Fact(f"The capital of {c} is", c, f" {a}", relation="capital of")
+            for c, a in (("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Peru", "Lima"))]
+    lone = [Fact("The capital of France is", "France", " Paris", relation="capital of")]
+    group = [*lone, Fact("The capital of Japan is", "Japan", " Tokyo", relation="capital of"),
+             Fact("The capital of Chile is", "Chile", " Santiago", relation="capital of")]
+    monkeypatch.setattr(augment_module, "LONE_KSHOT_COPIES", 3)
+    rows = augment_module.augment(lone, ("kshot", "question"), TEXTS, copies=1, seed=0, shots=kept)
+    assert [r.prompt.count(".") for r in rows[:3]] == [2, 2, 2] and len(rows) == 4     # 3 k-shot rows, 1 question
+    assert len({r.prompt for r in rows[:3]}) > 1                                         # drawn anew each time
+    assert len(augment_module.augment(group, ("kshot",), TEXTS, copies=1, seed=0, shots=kept)) == 3
+
+
 def test_no_context_mentions_the_subject_or_states_a_lone_facts_answer():
     """A typed fact that the probes also hold in another form: no shot repeats it (its subject twice in one
     prompt would make the subject ambiguous, and the shot would state the answer); no prefix names it."""
