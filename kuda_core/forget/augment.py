@@ -29,8 +29,9 @@ AUGMENT_KINDS = ("prefix", "kshot", "question")
 # dev topics forgotten one at a time; 1 against 4): 4 becomes the default if it brings back at least 3 fewer facts
 # under the 3-shot attack, forgets at most 1 fact fewer, keeps the neighbours within 5 points and the fluent
 # answers (verdict) within 2, with the slowest fact within 120 s; else 1 stays. Bench topics are not touched
-# (every bench forget set has 9 or more facts of its relation).
-LONE_KSHOT_COPIES = 1
+# (every bench forget set has 9 or more facts of its relation). It ran: 3-shot recovered 6 -> 3 of 18, forgotten
+# 18 -> 18, neighbours 99% -> 100%, fluent 5 -> 8, slowest 34 -> 37 s (question format 4 -> 5, not scored), so 4.
+LONE_KSHOT_COPIES = 4
 QUESTION_WORDINGS = ("Q: {prompt} ...?\nA:", "Fill in the blank: {prompt} ___.\nThe blank is", "Quiz. {prompt}")
 
 
