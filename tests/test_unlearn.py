@@ -194,7 +194,10 @@ def test_augmented_rows_keep_subject_and_answer():
              Fact("Big Ben is in", "Big Ben", " London", relation="located in city")]
     rows = augment(facts, ("prefix", "kshot", "question"), TEXTS, copies=2, seed=1)
     assert rows == augment(facts, ("prefix", "kshot", "question"), TEXTS, copies=2, seed=1)   # deterministic
-    assert len(rows) == 2 * 3 * 2 + 2 * 2               # Big Ben has no other fact of its relation: no k-shot rows
+    from kuda_core.forget.augment import LONE_KSHOT_COPIES
+    # France and Japan have one other fact of their relation: LONE_KSHOT_COPIES k-shot rows each; Big Ben has
+    # none and no retained shots: no k-shot rows
+    assert len(rows) == 2 * (2 + max(2, LONE_KSHOT_COPIES) + 2) + 2 * 2
     for row in rows:
         assert row.subject in row.prompt and row.prompt != row.subject
         assert (row.subject, row.answer) in {(f.subject, f.answer) for f in facts}
@@ -208,12 +211,12 @@ def test_augmented_rows_keep_subject_and_answer():
     berlin_and_rome = [Fact("The capital of Germany is", "Germany", " Berlin", relation="capital of"),
                        Fact("The capital of Italy is", "Italy", " Rome", relation="capital of")]
     alone = augment(facts[2:], ("kshot",), TEXTS, copies=3, seed=1, shots=kept)
-    assert len(alone) == 3 and all(r.prompt.endswith("Big Ben is in") for r in alone)
+    assert len(alone) == max(3, LONE_KSHOT_COPIES) and all(r.prompt.endswith("Big Ben is in") for r in alone)
     assert all("Paris." in r.prompt and "Rome." in r.prompt and "London." not in r.prompt for r in alone)
     peru = Fact("The capital of Peru is", "Peru", " Lima", relation="capital of")
     for pair in ([peru, facts[2]], [facts[2], peru]):           # two facts alone in their relations, either order
         rows_of = augment(pair, ("kshot",), TEXTS, copies=1, seed=1, shots=[*kept, *berlin_and_rome])
-        assert [r.subject for r in rows_of] == [f.subject for f in pair]
+        assert [r.subject for r in rows_of] == [f.subject for f in pair for _ in range(LONE_KSHOT_COPIES)]
         peru_row = next(r for r in rows_of if r.subject == "Peru")
         assert "Berlin." in peru_row.prompt and "Rome." in peru_row.prompt
     capitals = [*facts[:2], peru]
