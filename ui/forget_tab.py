@@ -209,7 +209,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                                            info="train on each fact in more contexts (KUDA: one row of each by "
                                                 "default): a prefix sentence, k-shot facts of its relation, a question")
                 copies = gr.Number(value=kuda.augment_copies, precision=0, minimum=1, maximum=20, label="Copies",
-                                   info="new rows per fact and kind of augmentation")
+                                   info="new rows per fact and kind of augmentation (a fact forgotten with fewer than "
+                                        "two others of its relation gets at least 4 k-shot rows)")
                 until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
                                     info="prompts forgotten, at most 20% of the known paraphrases answered, and no "
                                          "answer said further on")
