@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from kuda_core.data.probes import load_probes, topics
-from kuda_core.forget.augment import AUGMENT_KINDS
+from kuda_core.forget.augment import AUGMENT_KINDS, LONE_KSHOT_COPIES
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.methods import METHODS, REGISTRY
 from kuda_core.forget.nullspace import TAU_MODES
@@ -210,7 +210,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                                                 "default): a prefix sentence, k-shot facts of its relation, a question")
                 copies = gr.Number(value=kuda.augment_copies, precision=0, minimum=1, maximum=20, label="Copies",
                                    info="new rows per fact and kind of augmentation (a fact forgotten with fewer than "
-                                        "two others of its relation gets at least 4 k-shot rows)")
+                                        f"two others of its relation gets at least {LONE_KSHOT_COPIES} k-shot rows)")
                 until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
                                     info="prompts forgotten, at most 20% of the known paraphrases answered, and no "
                                          "answer said further on")
