@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kuda_core.data.rows import RowSet
+from kuda_core.data.rows import RowSet, normalized
 
 
 @dataclass(frozen=True)
@@ -39,45 +39,43 @@ def all_overlaps(forget: RowSet, retain: RowSet) -> list[Overlap]:
     """
     retain_text: dict[str, list[str]] = {}
     for row in retain.all_texts():
-        retain_text.setdefault(_norm(row), []).append(row)
+        retain_text.setdefault(normalized(row), []).append(row)
     by_prompt: dict[str, list[str]] = {}
     by_subject: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for fact in retain.facts:
-        by_prompt.setdefault(_norm(fact.prompt), []).append(fact.text)
+        by_prompt.setdefault(normalized(fact.prompt), []).append(fact.text)
         by_subject.setdefault(_subject_key(fact.subject), []).append((_answer_words(fact.answer), fact.text))
     found: list[Overlap] = []
     for fact in forget.facts:
+        words = _answer_words(fact.answer)
+        same_subject = by_subject.get(_subject_key(fact.subject), [])
+        candidates = [*((row, "same text") for row in retain_text.get(normalized(fact.text), [])),
+                      *((row, "same prompt") for row in by_prompt.get(normalized(fact.prompt), [])),
+                      *((row, "same subject and answer") for other, row in same_subject
+                        if _one_begins_the_other(words, other))]
         seen: set[str] = set()
-
-        def add(row: str, reason: str, fact=fact, seen=seen) -> None:
+        for row, reason in candidates:               # one Overlap per retain row: its first reason
             if row not in seen:
                 seen.add(row)
                 found.append(Overlap(fact.text, row, reason))
-
-        for row in retain_text.get(_norm(fact.text), []):
-            add(row, "same text")
-        for row in by_prompt.get(_norm(fact.prompt), []):
-            add(row, "same prompt")
-        words = _answer_words(fact.answer)
-        for other, row in by_subject.get(_subject_key(fact.subject), []):
-            shorter = min(len(words), len(other))
-            if shorter and words[:shorter] == other[:shorter]:
-                add(row, "same subject and answer")
     for text in forget.texts:
-        for row in retain_text.get(_norm(text), []):
+        for row in retain_text.get(normalized(text), []):
             found.append(Overlap(text, row, "same text"))
     return found
 
 
 def _subject_key(subject: str) -> str:
     """'The Mona Lisa' and 'mona lisa' -> 'mona lisa'."""
-    return re.sub(r"^(the|a|an) ", "", _norm(subject))
+    return re.sub(r"^(the|a|an) ", "", normalized(subject))
+
+
+def _one_begins_the_other(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """('leonardo',) and ('leonardo', 'da', 'vinci') -> True; ('new', 'york') and ('new', 'delhi') -> False."""
+    shorter = min(len(a), len(b))
+    return shorter > 0 and a[:shorter] == b[:shorter]
 
 
 def _answer_words(answer: str) -> tuple[str, ...]:
     """' Leonardo da Vinci.' -> ('leonardo', 'da', 'vinci')."""
-    return tuple(re.findall(r"\w+", _norm(answer)))
+    return tuple(re.findall(r"\w+", normalized(answer)))
 
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", str(text)).strip().lower()

@@ -191,7 +191,7 @@ def _refuse_repeats(facts: list[Fact], numbers: list[int], where: str) -> None:
     spacing ignored): a fact given twice would count twice in every measure."""
     first: dict[tuple[str, str], int] = {}
     for fact, number in zip(facts, numbers):
-        key = (_norm(fact.prompt), _norm(fact.answer))
+        key = (normalized(fact.prompt), normalized(fact.answer))
         if key in first:
             raise ValueError(f"{where} {number} repeats {where.split(', ')[-1].lower()} {first[key]} "
                              f"({fact.prompt!r} -> {fact.answer.strip()!r}); give each fact once")
@@ -244,5 +244,6 @@ def _paraphrases(value) -> list[str]:
     return [str(p).strip() for p in value if not _blank(p)]
 
 
-def _norm(text: str) -> str:
+def normalized(text: str) -> str:
+    """Case and spacing folded: "The  Capital" -> "the capital" (how rows are compared)."""
     return re.sub(r"\s+", " ", str(text)).strip().lower()

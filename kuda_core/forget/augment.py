@@ -58,8 +58,7 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
     rows: list[Fact] = []
     sources: list[int] = []
     for index, fact in enumerate(facts):
-        same = _shot_pool(fact, facts, shots)
-        lone = bool(fact.relation) and sum(f.relation == fact.relation for f in facts) < 3   # fewer than 2 others
+        same, lone = _shot_pool(fact, facts, shots)
         for kind in kinds:
             for _ in range(max(copies, LONE_KSHOT_COPIES) if kind == "kshot" and lone else copies):
                 if kind == "prefix":
@@ -76,18 +75,18 @@ def augment_with_sources(facts: Sequence[Fact], kinds: Sequence[str], texts: Seq
     return rows, sources
 
 
-def _shot_pool(fact: Fact, facts: Sequence[Fact], shots: Sequence[Fact]) -> list[Fact]:
-    """Forget facts of the fact's relation that do not mention its subject; with fewer than two, retained
-    ones of the relation that mention neither its subject nor its answer are added (a retained "The Mona
-    Lisa was painted by Leonardo da Vinci" never stands before the forget fact "The Mona Lisa was painted
-    by | the mona lisa | Leonardo")."""
+def _shot_pool(fact: Fact, facts: Sequence[Fact], shots: Sequence[Fact]) -> tuple[list[Fact], bool]:
+    """(k-shot examples, lone). The examples: forget facts of the fact's relation that do not mention its
+    subject; with fewer than two (lone), retained ones of the relation that mention neither its subject nor
+    its answer are added (a retained "The Mona Lisa was painted by Leonardo da Vinci" never stands before
+    the forget fact "The Mona Lisa was painted by | the mona lisa | Leonardo")."""
     same = [f for f in facts if f.relation == fact.relation and not _mentions(f.prompt, fact.subject)]
     if len(same) >= 2 or not fact.relation:
-        return same
+        return same, False
     taken = {f.subject.casefold() for f in same}
     extra = [f for f in shots if f.relation == fact.relation and f.subject.casefold() not in taken
              and not _mentions(f.prompt, fact.subject) and not names_answer(f.text, fact.answer)]
-    return same + extra
+    return same + extra, True
 
 
 def _prefix(rng: random.Random, sentences: Sequence[str], subject: str, tries: int = 20) -> str:
