@@ -6,7 +6,21 @@
 
 `--source dev` takes the same path on probe facts of the dev topics (the first answered ones per
 topic), for choosing; `--lone-kshot N` runs with N k-shot rows for a fact forgotten alone
-(forget.augment.LONE_KSHOT_COPIES) instead of the default.
+(forget.augment.LONE_KSHOT_COPIES) instead of the default; `--answer-rank K` counts a fact answered while
+its answer is among the top K tokens (every checked row: prompt, paraphrases, augmented rows) instead of
+the default's.
+
+Fourteenth round, declared here before it runs (session of 2026-12-07): a lone fact is hidden more than
+removed (fresh facts: the 3-shot prefix brings back 5 of 10, median lens rank 24), and the run stops as
+soon as its answer leaves the top token in every checked row, k-shot rows included. Candidate: such a run
+goes on until the answer has left the top 10 (`answer_rank` 10), a margin in the contexts the attacks
+use. Runs of the candidate and of the current default (answer_rank 1) on the same 18 dev probe facts,
+side by side on this machine (`--source dev --answer-rank 1` and `--answer-rank 10`, started together).
+Rule: 10 becomes the default for a run whose forget facts are all lone (each has fewer than two other
+forget facts of its relation; every bench topic has nine or more, so the topic figures are untouched) if
+the 3-shot attack brings back no more facts than with 1, the median lens rank above the edit is at least
+twice as high, at most 1 fact fewer is forgotten (top-1), the neighbours are kept within 5 points and the
+fluent answers (verdict) within 2, and the slowest fact takes at most 120 s; else 1 stays.
 
 bench/data/fresh_facts.jsonl holds typed rows (prompt | subject | answer, no relation) that are not
 in the probes: capitals, landmarks, books, currencies and languages the probes do not name. Nothing
@@ -79,10 +93,12 @@ def after_forget(lm, data, snapshot, config) -> dict:
             "lens rank": float(ranks[0, max(config.layers) + 1:].min())}
 
 
-def run_fact(lm, fact: Fact) -> dict:
+def run_fact(lm, fact: Fact, answer_rank: int | None = None) -> dict:
     data = build_split(DataChoice(facts=(fact,)))
     layers = suggested_layers(lm, [fact])
     config = UnlearnConfig.create("kuda", layers=layers)                       # the app's defaults
+    if answer_rank is not None:
+        config = config.replace(answer_rank=answer_rank)
     before = original_measures(lm, data)
     result = run_method(lm, data, config, before, after=after_forget)
     answer = result["answers"][0]
@@ -131,15 +147,18 @@ def main() -> None:
     parser.add_argument("--per-relation", type=int, default=3)
     parser.add_argument("--source", choices=("fresh", "dev"), default="fresh")
     parser.add_argument("--lone-kshot", type=int, default=None, help="k-shot rows for a fact forgotten alone")
+    parser.add_argument("--answer-rank", type=int, default=None,
+                        help="a fact counts as answered while its answer is in the top K tokens")
     args = parser.parse_args()
     if args.lone_kshot is not None:
         augment.LONE_KSHOT_COPIES = args.lone_kshot
     name = "fresh_facts" + ("_dev" if args.source == "dev" else "") + \
-        (f"_lone{args.lone_kshot}" if args.lone_kshot is not None else "")
+        (f"_lone{args.lone_kshot}" if args.lone_kshot is not None else "") + \
+        (f"_rank{args.answer_rank}" if args.answer_rank is not None else "")
     lm = load_model("default")
     rows = []
     for fact in chosen_facts(lm, args.per_relation, args.source):
-        rows.append(run_fact(lm, fact))
+        rows.append(run_fact(lm, fact, args.answer_rank))
         r = rows[-1]
         print(f"{r['prompt']!r}: forgotten {r['forgotten']} after {r['steps']} steps ({r['seconds']} s), "
               f"{r['new answer']!r}, neighbours kept {r['neighbours kept']:.0%}", flush=True)
