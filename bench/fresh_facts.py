@@ -21,6 +21,11 @@ forget facts of its relation; every bench topic has nine or more, so the topic f
 the 3-shot attack brings back no more facts than with 1, the median lens rank above the edit is at least
 twice as high, at most 1 fact fewer is forgotten (top-1), the neighbours are kept within 5 points and the
 fluent answers (verdict) within 2, and the slowest fact takes at most 120 s; else 1 stays.
+As it ran (both at once, one thread each; bench/results/fresh_facts_dev_rank{1,10}.md): the default gave
+the stored thirteenth-round figures again (3-shot 3 of 18, question 5, fluent 8, lens 12); with 10 the
+3-shot attack brought back 3, the question format 3, the median lens rank rose to 27, 17 of 18 were
+forgotten (Austria, still "Europe" at the 100-step cap), neighbours 100%, slowest 96 s, but the fluent
+answers (verdict) fell from 8 to 5 (Austria, iodine, phosphorus): beyond the 2 allowed, so 1 stays.
 
 bench/data/fresh_facts.jsonl holds typed rows (prompt | subject | answer, no relation) that are not
 in the probes: capitals, landmarks, books, currencies and languages the probes do not name. Nothing
