@@ -4,6 +4,7 @@
     kuda locate   --config run.json               # + the suggested layer window
     kuda unlearn  --config run.json               # + unlearning (step records)
     kuda evaluate --config run.json               # + original vs unlearned table
+    kuda attacks  --config run.json               # + is it really gone? prompt attacks, logit lens, relearning
     kuda export   --config run.json               # + the run bundle (export.path)
     kuda run      --config run.json               # every stage the file configures
 (`python -m kuda_core ...` is the same.) Each command runs the stages it needs before it (locate
@@ -32,12 +33,13 @@ from kuda_core.model.loading import load_model
 from kuda_core.model.snapshot import WeightSnapshot
 from kuda_core.report import plots
 from kuda_core.report.bundle import export_bundle, jsonable
-from kuda_core.run_config import EvaluateSection, LocateSection, RunConfig, TraceSection
+from kuda_core.run_config import AttacksSection, EvaluateSection, LocateSection, RunConfig, TraceSection
+from kuda_core.workflows.gone import check_model
 from kuda_core.workflows.data import DataChoice, build_split
 from kuda_core.workflows.runs import RunRecord, iter_run
 from kuda_core.workflows.summaries import answers_table, drift_summary
 
-COMMANDS = ("trace", "locate", "unlearn", "evaluate", "export", "run")
+COMMANDS = ("trace", "locate", "unlearn", "evaluate", "attacks", "export", "run")
 CURVE_KEYS = ("loss", "krd", "retain_drift", "forget_acc", "retain_acc")
 ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain (held out)")
 
@@ -209,6 +211,21 @@ def evaluate_stage(p: Pipeline) -> None:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+def attacks_stage(p: Pipeline) -> None:
+    """Is it really gone? on the unlearned model: attacks.csv, lens.csv, relearn.csv and attacks.json."""
+    section = p.cfg.attacks or AttacksSection()
+    with p.bar(None, "is it really gone? (prompt attacks, logit lens, relearning)"):
+        report = check_model(p.lm, p.snapshot, p.data, p.layers, section.attack_config(), section.relearn_config())
+    p.run.metrics.update(report.summary)
+    for name, table in report.tables(p.data.forget).items():
+        p.tables[name] = table
+        p.write(f"{name}.csv", table)
+    p.write("attacks.json", {"summary": report.summary, "relearn_on": report.relearn_on, "message": report.message})
+    p.figures.update(report.figures(p.data.forget))
+    print(report.attack_table().to_string(index=False))
+    print(f"is it really gone? {report.summary_text()}")
+
+
 def drift_stage(p: Pipeline) -> pd.DataFrame:
     drift = drift_summary(p.lm, p.snapshot, p.data, p.layers)
     p.tables["drift"] = drift.frame()
@@ -237,8 +254,10 @@ def stages_for(command: str, cfg: RunConfig) -> list:
         "locate": [locate_stage],
         "unlearn": [locate_stage, unlearn_stage],
         "evaluate": [*edit, evaluate_stage],
+        "attacks": [*edit, attacks_stage],
         "export": [*edit, evaluate_stage, export_stage],
         "run": [*([trace_stage] if cfg.trace is not None else []), *edit,
+                *([attacks_stage] if cfg.attacks is not None and edit else []),
                 *([evaluate_stage] if cfg.evaluate is not None or cfg.export is not None else []),
                 *([export_stage] if cfg.export is not None else [])],
     }
@@ -267,8 +286,8 @@ def main(argv=None) -> int:
         pipeline = Pipeline(cfg, Path(args.out) if args.out else None, args.quiet)
         if args.command == "export" and cfg.export is None:
             raise ValueError("The export command needs an 'export' section with a path")
-        if args.command == "unlearn" and cfg.forget is None:
-            raise ValueError("The unlearn command needs a 'forget' section with topics")
+        if args.command in ("unlearn", "attacks") and cfg.forget is None:
+            raise ValueError(f"The {args.command} command needs a 'forget' section with topics")
         load_stage(pipeline)
         for stage in stages_for(args.command, cfg):
             stage(pipeline)

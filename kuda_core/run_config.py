@@ -19,6 +19,7 @@ Schema (every section optional except where a command needs it; unknown keys are
                "drift": true,
                "mc": [{"source": "wmdp-bio" | "file.jsonl", "topic": null, "limit": null, "split": "test"}],
                "muse": {"source": "news" | "folder", "auc_retrained": null, <MuseConfig fields>}},
+  "attacks": {"shots": 3, "question_examples": 2, "seed": 0, "relearn_steps": [10, 30], "relearn_lr": 0.001},
   "export": {"path": "runs/my-run", "overwrite": false, "figures": true}
 }
 A setting the chosen method does not use (e.g. "retain_kl" for NPO) is an error.
@@ -34,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 
 from kuda_core.data.rows import rows_from_records
 from kuda_core.forget.config import UnlearnConfig
+from kuda_core.inspect.attacks.prompts import AttackConfig
+from kuda_core.inspect.attacks.relearn import RelearnConfig
 from kuda_core.inspect.benchmarks.multiple_choice import MCConfig
 from kuda_core.inspect.benchmarks.muse import MuseConfig
 from kuda_core.inspect.evaluate import EvalConfig
@@ -182,6 +185,33 @@ class EvaluateSection(Section):
                           answer_sets=self.answer_sets)
 
 
+class AttacksSection(Section):
+    """Is it really gone? The prompt attacks, the logit lens and relearning on the unlearned model."""
+
+    shots: int = Field(3, ge=1, le=10)                  # true facts of the relation before the prompt (k-shot)
+    question_examples: int = Field(2, ge=0, le=10)      # answered questions before the question
+    seed: int = 0                                       # which shots and examples, which half relearns
+    relearn_steps: tuple[int, ...] = (10, 30)           # measure after these fine-tuning steps; [] = no relearning
+    relearn_lr: float = Field(1e-3, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _options(self):
+        self.attack_config(), self.relearn_config()
+        return self
+
+    def attack_config(self) -> AttackConfig:
+        return AttackConfig(shots=self.shots, question_examples=self.question_examples, seed=self.seed)
+
+    def relearn_config(self) -> RelearnConfig | None:
+        """None when relearn_steps is empty (relearning skipped)."""
+        if not self.relearn_steps:
+            return None
+        try:
+            return RelearnConfig(steps=self.relearn_steps, lr=self.relearn_lr, seed=self.seed)
+        except ValueError as error:
+            raise ValueError(f"relearn_steps: {error}") from None
+
+
 class ExportSection(Section):
     path: str = Field(min_length=1)     # bundle folder
     overwrite: bool = False
@@ -204,7 +234,14 @@ class RunConfig(Section):
     locate: LocateSection | None = None
     forget: ForgetSection | None = None
     evaluate: EvaluateSection | None = None
+    attacks: AttacksSection | None = None
     export: ExportSection | None = None
+
+    @model_validator(mode="after")
+    def _attacks_need_a_run(self):
+        if self.attacks is not None and self.forget is None:
+            raise ValueError("the attacks need a 'forget' section: they check a model after unlearning")
+        return self
 
     @classmethod
     def from_dict(cls, data) -> "RunConfig":
@@ -221,7 +258,8 @@ class RunConfig(Section):
     def to_dict(self) -> dict:
         """The JSON form (sections that are None are left out)."""
         return self.model_dump(mode="json", exclude_none=False, exclude={k for k in
-                               ("trace", "locate", "forget", "evaluate", "export") if getattr(self, k) is None})
+                               ("trace", "locate", "forget", "evaluate", "attacks", "export")
+                               if getattr(self, k) is None})
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":

@@ -26,6 +26,7 @@ EXAMPLE = {
                  "drift": True,
                  "mc": [{"source": "wmdp-bio", "limit": 100}],
                  "muse": {"source": "news", "auc_retrained": 0.4772, "k_percent": 40.0}},
+    "attacks": {"shots": 2, "question_examples": 1, "seed": 0, "relearn_steps": [5], "relearn_lr": 0.001},
     "export": {"path": "runs/capitals", "overwrite": False, "figures": True},
 }
 
@@ -35,6 +36,7 @@ def test_config_round_trip(tmp_path):
     assert cfg.forget.topics == ("capitals",) and cfg.trace.kinds == ("mlp", "hidden")
     assert cfg.forget.unlearn_config((4, 5)).layers == (4, 5)
     assert cfg.trace.trace_config().samples == 3
+    assert cfg.attacks.attack_config().shots == 2 and cfg.attacks.relearn_config().steps == (5,)
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
     assert RunConfig.load(cfg.save(tmp_path / "run.json")) == cfg
     assert RunConfig.from_dict({}) == RunConfig()
@@ -56,6 +58,10 @@ def test_config_round_trip(tmp_path):
     ({"export": {"path": ""}}, "export.path"),
     ({"online": "yes"}, "online"),
     ({"probes": {"holdout_fraction": 1.0}}, "holdout_fraction"),
+    ({"forget": {"topics": ["x"]}, "attacks": {"shots": 0}}, "attacks.shots"),
+    ({"forget": {"topics": ["x"]}, "attacks": {"relearn_steps": [0]}}, "relearn_steps"),
+    ({"forget": {"topics": ["x"]}, "attacks": {"relearn_lr": 2}}, "relearn_lr"),
+    ({"attacks": {}}, "attacks need a 'forget' section"),
 ])
 def test_config_errors_name_the_problem(change, message):
     with pytest.raises(ValueError, match=message):
@@ -131,6 +137,47 @@ def test_export_runs_every_stage(tiny_setup):
     original = tiny_model("llama").model
     name = "model.layers.1.mlp.down_proj.weight"
     assert not torch.equal(dict(loaded.lm.model.named_parameters())[name], dict(original.named_parameters())[name])
+
+
+def test_attacks_command_checks_the_unlearned_model_and_puts_it_back(tiny_setup, capsys):
+    """`kuda attacks`: prompt attacks, logit lens and relearning on the unlearned model, as files; relearning leaves
+    the unlearned weights bit for bit as it found them; `run` with an "attacks" section puts them in the bundle."""
+    from kuda_core.cli import Pipeline, attacks_stage, load_stage, locate_stage, unlearn_stage
+    from kuda_core.model.snapshot import state_dict_hash
+
+    forget = {"topics": ["capitals"], "steps": 20, "lr": 0.05, "stop_at": None, "tau": None}
+    config = write_config(tiny_setup, locate={"layers": [1, 2]}, forget=forget, attacks={"relearn_steps": [2, 4]})
+    out = tiny_setup / "out-attacks"
+    assert main(["attacks", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "is it really gone? 3-shot recovered" in printed and "relearn recovery @4" in printed
+    attacks = (out / "attacks.csv").read_text().splitlines()
+    assert attacks[0].startswith("attack,prompts,original answered") and attacks[1].startswith("plain,")
+    assert any(row.startswith("3-shot,") for row in attacks) and any(row.startswith("question, 2 examples") or
+                                                                    row.startswith('"question, 2 examples"')
+                                                                    for row in attacks)
+    lens = (out / "lens.csv").read_text().splitlines()
+    assert lens[0] == "fact,answer,layer,rank original,p original,rank unlearned,p unlearned"
+    relearn = [row.split(",")[0] for row in (out / "relearn.csv").read_text().splitlines()[1:]]
+    assert relearn == ["before", "relearn", "relearn", "control", "control"]
+    summary = json.loads((out / "attacks.json").read_text())["summary"]
+    assert {"3-shot recovered", "relearn recovery @4"} <= set(summary)
+
+    pipeline = Pipeline(RunConfig.load(config), quiet=True)
+    for stage in (load_stage, locate_stage, unlearn_stage):
+        stage(pipeline)
+    unlearned = state_dict_hash(pipeline.lm.model)
+    attacks_stage(pipeline)
+    assert state_dict_hash(pipeline.lm.model) == unlearned                 # relearning put the weights back
+    assert "relearn recovery @4" in pipeline.run.metrics and {"attacks", "lens", "relearn"} <= set(pipeline.tables)
+
+    bundle = tiny_setup / "bundle-attacks"
+    config = write_config(tiny_setup, locate={"layers": [1, 2]}, forget=forget, attacks={"relearn_steps": []},
+                          export={"path": str(bundle)})
+    assert main(["run", "--config", str(config), "--quiet"]) == 0
+    loaded = load_bundle(bundle, device="cpu")
+    assert {"attacks", "lens"} <= set(loaded.tables) and "relearn" not in loaded.tables   # relearning off
+    assert "lens" in {p.stem for p in (bundle / "figures").glob("*.html")}
 
 
 def test_bad_input_exits_with_status_2(tiny_setup, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pandas as pd
 import pytest
 import torch
 
@@ -170,6 +171,19 @@ def test_checks_report_attacks_lens_and_relearning(host):
     assert "relearn recovery @4" in last.summary and "relearn recovery @4" in visitor.run.metrics
     assert state_dict_hash(host.lm.model) == base                                     # shared model untouched
     assert all(torch.equal(edit_values[n], visitor.edit.values[n]) for n in edit_values)   # the edit too
+    attacks = run_config_of(visitor.run, model="taught").attacks                       # run.json repeats the checks
+    assert attacks.relearn_steps == (2, 4) and attacks.shots == 3 and attacks.question_examples == 2
+    # the CLI's path (a model unlearned in place, its snapshot) gives the same report
+    with host.use(visitor.edit) as lm:
+        alone = gone.check_model(lm, visitor.edit.snapshot, visitor.run.data, visitor.run.config.layers,
+                                 relearn=RelearnConfig(steps=(2, 4)))
+        assert all(torch.equal(v, lm.model.get_parameter(n).detach().cpu()) for n, v in edit_values.items())
+    assert pd.Series(alone.summary).equals(pd.Series(last.summary))                    # NaN where nothing to recover
+    assert alone.attack_table().equals(last.attack_table())
+    assert alone.relearn_table().equals(last.relearn_table()) and alone.relearn_on == last.relearn_on
+    lens = alone.lens_table(visitor.run.data.forget)                                  # facts x layers
+    assert len(lens) == len(FORGET) * host.lm.n_layers and (lens["rank unlearned"] >= 1).all()
+    assert state_dict_hash(host.lm.model) == base
 
 
 def test_relearning_a_single_forgotten_fact_trains_on_facts_of_its_relation(host):
@@ -191,6 +205,7 @@ def test_relearning_a_single_forgotten_fact_trains_on_facts_of_its_relation(host
     assert last.relearn_on == "2 facts of the forgotten fact's relation"
     assert [r.arm for r in last.relearn] == ["before", "relearn", "relearn", "control", "control"]
     assert "relearn recovery @4" in last.summary and last.relearn[-1].recovery is not None
+    assert "Relearning trained on 2 facts of the forgotten fact's relation" in last.summary_text()
 
 
 def test_a_job_knows_when_others_shared_the_model(host):

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import gradio as gr
-import pandas as pd
 
 from kuda_core.inspect.attacks.prompts import AttackConfig
 from kuda_core.inspect.attacks.relearn import RelearnConfig
 from kuda_core.locate.config import KINDS, TraceConfig
 from kuda_core.report.plots import trace_heatmap
-from kuda_core.report.progress_plots import lens_heatmap, relearn_curve
 from kuda_core.workflows import gone, jobs
 from ui.errors import user_errors
 from ui.session import HOST
@@ -33,23 +31,6 @@ clean states no longer brings the answer back, the route that carried it is gone
 """
 
 
-ATTACK_COLUMNS = ["attack", "prompts", "original answered", "unlearned answered", "p original", "p unlearned",
-                  "recovered"]
-
-
-def _attack_table(report) -> pd.DataFrame:
-    return pd.DataFrame([{"attack": a.name, "prompts": a.n, "original answered": round(a.original_acc, 3),
-                          "unlearned answered": round(a.unlearned_acc, 3), "p original": round(a.original_p, 4),
-                          "p unlearned": round(a.unlearned_p, 4),
-                          "recovered": None if a.recovered != a.recovered else round(a.recovered, 3)}
-                         for a in report.attacks])
-
-
-def _shown(name: str, value: float) -> str:
-    """A summary figure as people read it: ranks as whole numbers, shares as percentages."""
-    return f"{value:.0f}" if "rank" in name else f"{value:.0%}"
-
-
 @user_errors
 def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
     attack = AttackConfig(shots=int(shots), question_examples=int(examples))
@@ -61,19 +42,10 @@ def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
     report = None
     for report in gone.iter_checks(HOST, visitor, attack, relearn):
         progress(0.5, desc=report.message)
-        labels = [f"{i}: {f.subject}" for i, f in enumerate(visitor.run.data.forget)]
-        heat = (lens_heatmap(report.lens["unlearned"].ranks, labels, report.edited,
-                             "Logit lens after unlearning: the answer's rank after each layer")
-                if "unlearned" in report.lens else None)
-        curve = relearn_curve([vars(r) for r in report.relearn], report.relearn_on) if report.relearn else None
-        yield _attack_table(report), heat, curve, f"Running: {report.message}"
-    summary = "; ".join(f"{k}: {_shown(k, v)}" for k, v in report.summary.items() if v == v)
-    if report.relearn:
-        summary += f". Relearning trained on {report.relearn_on} (the plot: what came back, against the control)"
-    else:
-        summary += (". Relearning was skipped: it trains on half of the forget facts and measures the other half (a "
-                    "single fact: on facts of its relation), with unrelated retain facts for its control")
-    yield _attack_table(report), heat, curve, f"Done. {summary}"
+        figures = report.figures(visitor.run.data.forget)
+        heat, curve = figures.get("lens"), figures.get("relearn")
+        yield report.attack_table(), heat, curve, f"Running: {report.message}"
+    yield report.attack_table(), heat, curve, f"Done. {report.summary_text()}"
 
 
 @user_errors
@@ -113,7 +85,7 @@ def build(visitor: gr.State) -> None:
             stop = gr.Button("Stop")
         message = gr.Markdown("", elem_id="gone-message")
         table = gr.Dataframe(label="Prompt attacks: original vs unlearned", interactive=False, elem_id="gone-table",
-                             headers=ATTACK_COLUMNS)
+                             headers=gone.ATTACK_COLUMNS)
         with gr.Row():
             lens = gr.Plot(label="Logit lens", elem_id="gone-lens")
             relearn = gr.Plot(label="Relearning", elem_id="gone-relearn")

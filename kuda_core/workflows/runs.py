@@ -3,7 +3,7 @@
     >>> run = RunRecord(choice, build_split(choice), UnlearnConfig.create("kuda", layers=(4, 5, 6)))
     >>> for step in iter_run(lm, run, snapshot): ...        # StepRecords; run.records fills up
     >>> run.status, run.last.forget_acc, run.description()
-    >>> run_config_of(run, model="default", device="auto")  # RunConfig, the same run headless
+    >>> run_config_of(run, model="default", device="auto")  # RunConfig, the same run headless (and its checks)
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class RunRecord:
     note: str = ""                     # e.g. "tuned: tau 0.1, beta 10"
     metrics: dict = field(default_factory=dict)   # final measures, attack scores once measured
     number: int = 0                    # the visitor's run number (1, 2, ...)
+    checked_with: tuple | None = None  # (AttackConfig, RelearnConfig) of the last "Is it really gone?" checks
 
     @property
     def last(self) -> StepRecord | None:
@@ -109,4 +110,11 @@ def run_config_of(run: RunRecord, model: str, device: str = "auto") -> RunConfig
         "locate": {"layers": list(config.layers)},
         "forget": {**run.choice.forget_section(), "method": config.method, **settings},
         "evaluate": {},
+        **({"attacks": attacks_section(*run.checked_with)} if run.checked_with else {}),
     })
+
+
+def attacks_section(attack, relearn) -> dict:
+    """run.json's "attacks" section for the settings of a check (AttackConfig, RelearnConfig)."""
+    return {"shots": attack.shots, "question_examples": attack.question_examples, "seed": attack.seed,
+            "relearn_steps": list(relearn.steps), "relearn_lr": relearn.lr}
