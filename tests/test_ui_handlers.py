@@ -63,8 +63,8 @@ RETAIN = ("The capital of France is | France | Paris\nBig Ben is in the city of 
 TYPED = dict(forget_source="typed rows", forget_typed=FACTS, retain_source="typed rows", retain_typed=RETAIN)
 
 
-def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
-    from ui import export_tab
+def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path, monkeypatch):
+    from ui import export_tab, session
 
     form, (run_clicked, _, reset_clicked, _) = forget_form
     visitor = Visitor()
@@ -81,16 +81,30 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path):
     with served.use(visitor.edit) as lm:
         edited = {n: p.detach().clone() for n, p in lm.model.named_parameters()}
 
+    from ui import checks_tab                              # Is it really gone?, then the bundle holds its tables
+    *_, (attacks, _, _, message) = checks_tab.checks_clicked(3, 2, "2", visitor, progress=_no_progress)
+    assert message.startswith("Done.") and list(attacks["attack"])[:2] == ["plain", "3-shot"]
+    monkeypatch.setattr(session.OPTIONS, "runs_dir", tmp_path / "runs")
+    written = export_tab.export_clicked("checked", False, visitor, progress=_no_progress)
+    ui_bundle = load_bundle(tmp_path / "runs" / "checked", device="cpu")
+    assert "- figures/lens.html" in written and "- tables/attacks.csv" in written
+    for column in ("attack", "unlearned answered", "p unlearned"):
+        assert list(ui_bundle.tables["attacks"][column]) == list(attacks[column])
+    assert {"lens", "relearn"} <= set(ui_bundle.tables)
+
     saved, _ = export_tab.save_config_clicked(visitor)
     config = json.loads(open(saved).read())
     assert config["forget"]["facts"][0]["subject"] == "Eiffel Tower" and config["forget"]["lam"] == 1.0
     assert {"text": "Water boils at one hundred degrees."} in config["forget"]["retain_facts"]
+    assert config["attacks"]["relearn_steps"] == [2] and config["attacks"]["shots"] == 3    # the checks too
     config["export"] = {"path": str(tmp_path / "bundle")}
     config["evaluate"] = {"drift": False}
     (tmp_path / "run.json").write_text(json.dumps(config))
     assert cli.main(["run", "--config", str(tmp_path / "run.json"), "--quiet"]) == 0
 
-    replayed = dict(load_bundle(tmp_path / "bundle", device="cpu").lm.model.named_parameters())
+    bundle = load_bundle(tmp_path / "bundle", device="cpu")
+    assert list(bundle.tables["attacks"]["unlearned answered"]) == list(attacks["unlearned answered"])
+    replayed = dict(bundle.lm.model.named_parameters())
     trained = [n for n in edited if "down_proj" in n and n.split(".")[2] in ("1", "2")]
     assert len(trained) == 2
     original = dict(served.lm.model.named_parameters())

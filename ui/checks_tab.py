@@ -45,6 +45,7 @@ def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
         figures = report.figures(visitor.run.data.forget)
         heat, curve = figures.get("lens"), figures.get("relearn")
         yield report.attack_table(), heat, curve, f"Running: {report.message}"
+    visitor.keep("checks", report, HOST)                  # for the bundle, while the model stays as it is
     yield report.attack_table(), heat, curve, f"Done. {report.summary_text()}"
 
 

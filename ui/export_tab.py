@@ -52,6 +52,10 @@ def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     comparison = visitor.results.get("comparison")
     if comparison is not None and comparison.state == visitor.state(HOST):
         tables["compare"] = comparison.value
+    checks = visitor.results.get("checks")              # Is it really gone?: attacks, lens, relearning
+    if run is not None and checks is not None and checks.state == visitor.state(HOST):
+        tables.update(checks.value.tables(run.data.forget))
+        figures.update(checks.value.figures(run.data.forget))
     progress(0.3, desc="writing the model and the report")
     with HOST.use(visitor.edit) as lm:
         written = export_bundle(target, lm, config, metrics=metrics, tables=tables, figures=figures,
