@@ -92,7 +92,8 @@ def test_cli_reproduces_the_ui_run(served, forget_form, tmp_path, monkeypatch):
         assert list(ui_bundle.tables["attacks"][column]) == list(attacks[column])
     assert {"lens", "relearn"} <= set(ui_bundle.tables)
 
-    saved, _ = export_tab.save_config_clicked(visitor)
+    saved, said = export_tab.save_config_clicked(visitor)
+    assert said.startswith('Saved, with the settings of your "Is it really gone?" checks.')
     config = json.loads(open(saved).read())
     assert config["forget"]["facts"][0]["subject"] == "Eiffel Tower" and config["forget"]["lam"] == 1.0
     assert {"text": "Water boils at one hundred degrees."} in config["forget"]["retain_facts"]

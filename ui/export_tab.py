@@ -24,8 +24,12 @@ def _run(visitor):
 
 @user_errors
 def save_config_clicked(visitor):
-    config = run_config_of(_run(visitor), HOST.source, HOST.device_request)
+    run = _run(visitor)
+    config = run_config_of(run, HOST.source, HOST.device_request)
     path = config.save(visitor.scratch("config", OPTIONS.runs_dir / "visitors") / "run.json")
+    if run.checked_with:
+        return str(path), ("Saved, with the settings of your \"Is it really gone?\" checks. Repeat the run and the "
+                           "checks headless with `kuda run --config run.json`.")
     return str(path), "Saved. Repeat it headless with `kuda run --config run.json`."
 
 
@@ -90,7 +94,9 @@ def build(visitor: gr.State) -> dict:
     with gr.Tab("Export", id="export"):
         gr.Markdown("A bundle holds your unlearned model (safetensors; loads with "
                     "`AutoModelForCausalLM.from_pretrained`), the run configuration, metrics (JSON, CSV), "
-                    "figures (HTML) and a short report.")
+                    "figures (HTML) and a short report; after \"Is it really gone?\" also its attack, logit-lens "
+                    "and relearning tables and figures. The run configuration then holds the checks' settings, "
+                    "and `kuda run --config run.json` repeats both.")
         with gr.Row():
             save = gr.Button("Save the run configuration", elem_id="export-save-config")
             config_file = gr.File(label="run.json")
