@@ -27,6 +27,10 @@ the stored thirteenth-round figures again (3-shot 3 of 18, question 5, fluent 8,
 forgotten (Austria, still "Europe" at the 100-step cap), neighbours 100%, slowest 96 s, but the fluent
 answers (verdict) fell from 8 to 5 (Austria, iodine, phosphorus): beyond the 2 allowed, so 1 stays.
 
+The prompt attacks also run with 4 other draws of shots and examples (SHOT_DRAWS; added after the
+fourteenth round, a measurement and not a choice): one draw per fact decides "brought back" for that
+fact, and the other draws show how much of a count is the draw.
+
 bench/data/fresh_facts.jsonl holds typed rows (prompt | subject | answer, no relation) that are not
 in the probes: capitals, landmarks, books, currencies and languages the probes do not name. Nothing
 was chosen on them. The rule, fixed before the run: the relation is inferred as for a typed row;
@@ -67,6 +71,7 @@ from kuda_core.model.loading import load_model  # noqa: E402
 from kuda_core.workflows.data import DataChoice, build_split  # noqa: E402
 
 FACTS = ROOT / "bench" / "data" / "fresh_facts.jsonl"
+SHOT_DRAWS = 5      # the prompt attacks again with other shots and examples (seeds 0..4; 0 is the one reported)
 
 
 def chosen_facts(lm, per_relation: int, source: str = "fresh") -> list[Fact]:
@@ -90,11 +95,15 @@ def after_forget(lm, data, snapshot, config) -> dict:
     """The fluency of the new answer, the prompt attacks and the lens, on the unlearned model."""
     fact = data.forget[0]
     context = [*data.neighbours, *data.retain_held, *data.retain_used]
-    records = {r.name: r for r in iter_prompt_attacks(lm, snapshot, [fact], context, AttackConfig())}
+    draws = [{r.name: r for r in iter_prompt_attacks(lm, snapshot, [fact], context, AttackConfig(seed=seed))}
+             for seed in range(SHOT_DRAWS)]                                   # draw 0: the reported attack
+    records = draws[0]
     ranks = logit_lens(lm, [fact.prompt], [fact.answer]).ranks                  # (1, L)
     return {"3-shot p": records["3-shot"].unlearned_p, "3-shot recovered": records["3-shot"].recovered,
             "question p": records["question, 2 examples"].unlearned_p,
             "question recovered": records["question, 2 examples"].recovered,
+            "3-shot draws recovered": sum(d["3-shot"].recovered > 0 for d in draws),
+            "question draws recovered": sum(d["question, 2 examples"].recovered > 0 for d in draws),
             "lens rank": float(ranks[0, max(config.layers) + 1:].min())}
 
 
@@ -116,11 +125,30 @@ def run_fact(lm, fact: Fact, answer_rank: int | None = None) -> dict:
             "neighbours kept": _kept(result["neighbours"], before["neighbours"]),
             "other kept": _kept(result["retain"], before["retain"]),
             **{k: result[k] for k in ("3-shot p", "3-shot recovered", "question p", "question recovered",
-                                      "lens rank")}}
+                                      "3-shot draws recovered", "question draws recovered", "lens rank")}}
 
 
 def _kept(after: float, before: float) -> float:
     return float(after / before) if before and np.isfinite(before) else float("nan")
+
+
+def _back(row: dict, attack: str) -> str:
+    """" (back in k/5 draws)" where the row has the draws."""
+    key = f"{attack} draws recovered"
+    return f" (back in {row[key]}/{SHOT_DRAWS})" if key in row else ""
+
+
+def _draws(forgotten: list[dict]) -> list[str]:
+    """A line on the attacks over SHOT_DRAWS draws of shots (rows of runs that measured them)."""
+    rows = [r for r in forgotten if "3-shot draws recovered" in r]
+    if not rows:
+        return []
+    line = f"Over {SHOT_DRAWS} draws of shots per forgotten fact:"
+    for key, name in (("3-shot draws recovered", "the 3-shot prefix"), ("question draws recovered",
+                                                                        "the question with 2 examples")):
+        line += (f" {name} brings back {sum(r[key] for r in rows)} of {SHOT_DRAWS * len(rows)} (fact, draw) pairs, "
+                 f"{sum(r[key] > 0 for r in rows)} of {len(rows)} facts in at least one draw;")
+    return ["", line.rstrip(";") + "."]
 
 
 def report(rows: list[dict]) -> str:
@@ -135,7 +163,7 @@ def report(rows: list[dict]) -> str:
         f"{sum(r['question recovered'] > 0 for r in forgotten)}; neighbours kept {mean('neighbours kept'):.0%}, "
         f"other facts kept {mean('other kept'):.0%}; median lens rank above the edit "
         f"{np.median([r['lens rank'] for r in rows]):.0f}; mean {mean('seconds'):.0f} s, slowest "
-        f"{max(r['seconds'] for r in rows):.0f} s.", "",
+        f"{max(r['seconds'] for r in rows):.0f} s.", *_draws(forgotten), "",
         "| relation | fact | layers | forgotten | steps | s | new answer | fluent | neighbours kept | other kept "
         "| 3-shot p | question p | lens rank |", "|" + "---|" * 13]
     for r in rows:
@@ -143,7 +171,8 @@ def report(rows: list[dict]) -> str:
         lines.append(f"| {r['relation']} | {r['prompt']} {r['answer'].strip()} | {r['layers'][0]}-{r['layers'][-1]} "
                      f"| {'yes' if r['forgotten'] else '**no**'} | {r['steps']} | {r['seconds']:.0f} | {text} "
                      f"| {'yes' if r['fluent'] else 'no'} | {r['neighbours kept']:.0%} of {r['neighbours']} "
-                     f"| {r['other kept']:.0%} | {r['3-shot p']:.2f} | {r['question p']:.2f} | {r['lens rank']:.0f} |")
+                     f"| {r['other kept']:.0%} | {r['3-shot p']:.2f}{_back(r, '3-shot')} "
+                     f"| {r['question p']:.2f}{_back(r, 'question')} | {r['lens rank']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
