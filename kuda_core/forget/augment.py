@@ -31,6 +31,11 @@ AUGMENT_KINDS = ("prefix", "kshot", "question")
 # answers (verdict) within 2, with the slowest fact within 120 s; else 1 stays. Bench topics are not touched
 # (every bench forget set has 9 or more facts of its relation). It ran: 3-shot recovered 6 -> 3 of 18, forgotten
 # 18 -> 18, neighbours 99% -> 100%, fluent 5 -> 8, slowest 34 -> 37 s (question format 4 -> 5, not scored), so 4.
+# Fifteenth round, declared here before it runs (same path and facts, 4 against 8, both at once, one thread each,
+# with the attacks over 5 draws of shots, bench/fresh_facts.py SHOT_DRAWS): on fresh facts a lone fact still comes
+# back under 18 of 50 (fact, draw) 3-shot attacks. 8 becomes the default if it brings back at least 5 fewer of the
+# 90 (fact, draw) pairs under the 3-shot attack, forgets at most 1 fact fewer, keeps the neighbours within 5 points
+# and the fluent answers (verdict) within 2, with the slowest fact within 120 s; else 4 stays.
 LONE_KSHOT_COPIES = 4
 QUESTION_WORDINGS = ("Q: {prompt} ...?\nA:", "Fill in the blank: {prompt} ___.\nThe blank is", "Quiz. {prompt}")
 
