@@ -3,9 +3,9 @@
     kuda trace    --config run.json [--out DIR]   # average causal trace of the forget facts
     kuda locate   --config run.json               # + the suggested layer window
     kuda unlearn  --config run.json               # + unlearning (step records)
-    kuda evaluate --config run.json               # + original vs unlearned table
-    kuda attacks  --config run.json               # + is it really gone? prompt attacks, logit lens, relearning
-    kuda export   --config run.json               # + the run bundle (export.path)
+    kuda evaluate --config run.json               # unlearning + original vs unlearned table
+    kuda attacks  --config run.json               # unlearning + is it really gone? (attacks, lens, relearning)
+    kuda export   --config run.json               # evaluate (+ attacks with an "attacks" section) + the bundle
     kuda run      --config run.json               # every stage the file configures
 (`python -m kuda_core ...` is the same.) Each command runs the stages it needs before it (locate
 skips tracing when locate.layers is given). Progress goes to stderr as tqdm bars, results to
@@ -220,7 +220,7 @@ def attacks_stage(p: Pipeline) -> None:
     for name, table in report.tables(p.data.forget).items():
         p.tables[name] = table
         p.write(f"{name}.csv", table)
-    p.write("attacks.json", {"summary": report.summary, "relearn_on": report.relearn_on, "message": report.message})
+    p.write("attacks.json", {"summary": report.summary, "relearn_on": report.relearn_on, "text": report.summary_text()})
     p.figures.update(report.figures(p.data.forget))
     print(report.attack_table().to_string(index=False))
     print(f"is it really gone? {report.summary_text()}")
@@ -255,7 +255,7 @@ def stages_for(command: str, cfg: RunConfig) -> list:
         "unlearn": [locate_stage, unlearn_stage],
         "evaluate": [*edit, evaluate_stage],
         "attacks": [*edit, attacks_stage],
-        "export": [*edit, evaluate_stage, export_stage],
+        "export": [*edit, *([attacks_stage] if cfg.attacks is not None else []), evaluate_stage, export_stage],
         "run": [*([trace_stage] if cfg.trace is not None else []), *edit,
                 *([attacks_stage] if cfg.attacks is not None and edit else []),
                 *([evaluate_stage] if cfg.evaluate is not None or cfg.export is not None else []),

@@ -188,16 +188,27 @@ class EvaluateSection(Section):
 class AttacksSection(Section):
     """Is it really gone? The prompt attacks, the logit lens and relearning on the unlearned model."""
 
-    shots: int = Field(3, ge=1, le=10)                  # true facts of the relation before the prompt (k-shot)
-    question_examples: int = Field(2, ge=0, le=10)      # answered questions before the question
+    shots: int = AttackConfig().shots                   # true facts of the relation before the prompt (k-shot)
+    question_examples: int = AttackConfig().question_examples   # answered questions before the question
     seed: int = 0                                       # which shots and examples, which half relearns
-    relearn_steps: tuple[int, ...] = (10, 30)           # measure after these fine-tuning steps; [] = no relearning
-    relearn_lr: float = Field(1e-3, gt=0, lt=1)
+    relearn_steps: tuple[int, ...] = RelearnConfig().steps   # measure after these fine-tuning steps; [] = none
+    relearn_lr: float = RelearnConfig().lr              # (ranges: AttackConfig, RelearnConfig)
 
     @model_validator(mode="after")
     def _options(self):
-        self.attack_config(), self.relearn_config()
+        try:
+            self.attack_config()
+        except ValueError as error:
+            raise ValueError(f"shots / question_examples: {error}") from None
+        self.relearn_config()
         return self
+
+    @classmethod
+    def of(cls, attack: AttackConfig, relearn: RelearnConfig | None) -> "AttacksSection":
+        """The section that repeats a check's settings (relearn None: relearning off); one seed for both."""
+        steps, lr = (relearn.steps, relearn.lr) if relearn is not None else ((), RelearnConfig().lr)
+        return cls(shots=attack.shots, question_examples=attack.question_examples, seed=attack.seed,
+                   relearn_steps=steps, relearn_lr=lr)
 
     def attack_config(self) -> AttackConfig:
         return AttackConfig(shots=self.shots, question_examples=self.question_examples, seed=self.seed)
@@ -209,7 +220,7 @@ class AttacksSection(Section):
         try:
             return RelearnConfig(steps=self.relearn_steps, lr=self.relearn_lr, seed=self.seed)
         except ValueError as error:
-            raise ValueError(f"relearn_steps: {error}") from None
+            raise ValueError(f"relearn_steps / relearn_lr: {error}") from None
 
 
 class ExportSection(Section):

@@ -58,7 +58,7 @@ def test_config_round_trip(tmp_path):
     ({"export": {"path": ""}}, "export.path"),
     ({"online": "yes"}, "online"),
     ({"probes": {"holdout_fraction": 1.0}}, "holdout_fraction"),
-    ({"forget": {"topics": ["x"]}, "attacks": {"shots": 0}}, "attacks.shots"),
+    ({"forget": {"topics": ["x"]}, "attacks": {"shots": 0}}, "shots must be in 1..10"),
     ({"forget": {"topics": ["x"]}, "attacks": {"relearn_steps": [0]}}, "relearn_steps"),
     ({"forget": {"topics": ["x"]}, "attacks": {"relearn_lr": 2}}, "relearn_lr"),
     ({"attacks": {}}, "attacks need a 'forget' section"),
@@ -162,6 +162,7 @@ def test_attacks_command_checks_the_unlearned_model_and_puts_it_back(tiny_setup,
     assert relearn == ["before", "relearn", "relearn", "control", "control"]
     summary = json.loads((out / "attacks.json").read_text())["summary"]
     assert {"3-shot recovered", "relearn recovery @4"} <= set(summary)
+    assert (out / "checks_summary.csv").read_text().startswith("check,value\n")
 
     pipeline = Pipeline(RunConfig.load(config), quiet=True)
     for stage in (load_stage, locate_stage, unlearn_stage):
@@ -174,9 +175,10 @@ def test_attacks_command_checks_the_unlearned_model_and_puts_it_back(tiny_setup,
     bundle = tiny_setup / "bundle-attacks"
     config = write_config(tiny_setup, locate={"layers": [1, 2]}, forget=forget, attacks={"relearn_steps": []},
                           export={"path": str(bundle)})
-    assert main(["run", "--config", str(config), "--quiet"]) == 0
+    assert main(["export", "--config", str(config), "--quiet"]) == 0      # export runs the checks too
+    assert "Relearning was not asked for" in capsys.readouterr().out
     loaded = load_bundle(bundle, device="cpu")
-    assert {"attacks", "lens"} <= set(loaded.tables) and "relearn" not in loaded.tables   # relearning off
+    assert {"attacks", "lens", "checks_summary"} <= set(loaded.tables) and "relearn" not in loaded.tables
     assert "lens" in {p.stem for p in (bundle / "figures").glob("*.html")}
 
 

@@ -184,6 +184,21 @@ def test_checks_report_attacks_lens_and_relearning(host):
     lens = alone.lens_table(visitor.run.data.forget)                                  # facts x layers
     assert len(lens) == len(FORGET) * host.lm.n_layers and (lens["rank unlearned"] >= 1).all()
     assert state_dict_hash(host.lm.model) == base
+    again = list(gone.iter_checks(host, visitor, relearn=None))[-1]                   # checked again, relearning off
+    assert not again.relearn and again.summary_text().endswith("Relearning was not asked for")
+    assert not any(k.startswith("relearn recovery") for k in visitor.run.metrics)    # no figure of the earlier check
+    assert run_config_of(visitor.run, model="taught").attacks.relearn_steps == ()
+
+
+def test_the_checks_summary_says_when_nothing_was_forgotten():
+    from kuda_core.inspect.attacks.prompts import AttackRecord
+
+    nothing = float("nan")
+    report = gone.CheckReport(attacks=[AttackRecord("plain", 2, 1.0, 1.0, 0.5, 0.5, 0.0),
+                                       AttackRecord("3-shot", 2, 1.0, 1.0, 0.6, 0.6, nothing)],
+                              relearn_note=gone.RELEARN_SKIPPED)
+    assert report.summary_text() == ("No fact is forgotten on its plain prompt, so no attack has anything to bring "
+                                     "back. " + gone.RELEARN_SKIPPED)
 
 
 def test_relearning_a_single_forgotten_fact_trains_on_facts_of_its_relation(host):

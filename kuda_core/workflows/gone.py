@@ -1,4 +1,5 @@
-"""Is it really gone? Every check on a visitor's edit at once, as a stream of partial reports.
+"""Is it really gone? Every check on a visitor's edit at once, as a stream of partial reports (iter_checks),
+or on a model unlearned in place, as one report (check_model).
 
     >>> for report in iter_checks(host, visitor, AttackConfig(), RelearnConfig()):
     ...     show(report.attack_table(), report.lens, report.relearn)
@@ -7,8 +8,8 @@
     >>> report.tables(data.forget), report.figures(data.forget), report.summary_text()   # {name: DataFrame / Figure}
 
 Prompt attacks and the logit lens read the original (no edit) and the unlearned model; relearning
-fine-tunes the edited projections and puts them back bit for bit. The summary is also kept in the
-run's metrics, so the Runs view can compare runs by it.
+fine-tunes the edited projections and puts them back bit for bit. iter_checks also keeps the summary
+in the run's metrics (replacing an earlier check's), so the Runs view can compare runs by it.
 """
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ from kuda_core.report.progress_plots import lens_heatmap, relearn_curve
 from kuda_core.workflows.host import ModelHost
 from kuda_core.workflows.visitor import Visitor
 
-RELEARN_SKIPPED = ("relearning needs two forget facts, or a forgotten fact with others of its relation, and unrelated "
-                   "retain facts for its control: skipped")
+RELEARN_SKIPPED = ("Relearning was skipped: it trains on half of the forget facts and measures the other half (a "
+                   "single fact: on facts of its relation), with unrelated retain facts for its control")
+RELEARN_OFF = "Relearning was not asked for"
+CHECK_KEYS = (" recovered", "relearn recovery @", "lens median rank")   # what a check puts in a run's metrics
 
 
 @dataclass
@@ -41,6 +44,7 @@ class CheckReport:
     edited: tuple[int, ...] = ()
     message: str = ""
     relearn_on: str = ""          # what relearning trained on: half of the forgotten facts, or facts of the relation
+    relearn_note: str = ""        # why relearning did not run (RELEARN_SKIPPED, RELEARN_OFF), when it did not
 
     @property
     def summary(self) -> dict:
@@ -82,9 +86,11 @@ class CheckReport:
                                                                       "recovery"])
 
     def tables(self, facts: Sequence[Fact]) -> dict[str, pd.DataFrame]:
-        """"attacks", "lens" and (when it ran) "relearn", as files and bundles hold them."""
+        """"attacks", "lens", "relearn" (when it ran) and "checks_summary", as files and bundles hold them."""
         return {"attacks": self.attack_table(), "lens": self.lens_table(facts),
-                **({"relearn": self.relearn_table()} if self.relearn else {})}
+                **({"relearn": self.relearn_table()} if self.relearn else {}),
+                "checks_summary": pd.DataFrame([{"check": k, "value": v} for k, v in self.summary.items()],
+                                               columns=["check", "value"])}
 
     def figures(self, facts: Sequence[Fact]) -> dict:
         """"lens" (layers x facts heatmap of the unlearned model) and "relearn" (the curve), as far as measured."""
@@ -98,11 +104,16 @@ class CheckReport:
 
     def summary_text(self) -> str:
         """The summary as people read it (ranks whole, shares as percentages) and what relearning trained on."""
-        text = "; ".join(f"{k}: {v:.0f}" if "rank" in k else f"{k}: {v:.0%}" for k, v in self.summary.items() if v == v)
+        figures = "; ".join(f"{k}: {v:.0f}" if "rank" in k else f"{k}: {v:.0%}" for k, v in self.summary.items()
+                            if v == v)
+        sentences = [figures] if figures else []
+        if self.attacks and all(a.recovered != a.recovered for a in self.attacks if a.name != "plain"):
+            sentences.append("No fact is forgotten on its plain prompt, so no attack has anything to bring back")
         if self.relearn:
-            return text + f". Relearning trained on {self.relearn_on} (what came back, against the control)"
-        return text + (". Relearning was skipped: it trains on half of the forget facts and measures the other half "
-                       "(a single fact: on facts of its relation), with unrelated retain facts for its control")
+            sentences.append(f"Relearning trained on {self.relearn_on} (what came back, against the control)")
+        elif self.relearn_note:
+            sentences.append(self.relearn_note)
+        return ". ".join(sentences)
 
 
 ATTACK_COLUMNS = ["attack", "prompts", "original answered", "unlearned answered", "p original", "p unlearned",
@@ -128,8 +139,9 @@ def relearn_sets(forget: Sequence[Fact], data: DataSplit) -> tuple[list[Fact], l
 
 
 def iter_checks(host: ModelHost, visitor: Visitor, attack: AttackConfig = AttackConfig(),
-                relearn: RelearnConfig = RelearnConfig()) -> Iterator[CheckReport]:
-    """Partial reports after the prompt attacks, the logit lens and each relearning measurement."""
+                relearn: RelearnConfig | None = RelearnConfig()) -> Iterator[CheckReport]:
+    """Partial reports after the prompt attacks, the logit lens and each relearning measurement (relearn None:
+    none); the last one's summary replaces the run's figures of an earlier check."""
     if visitor.edit is None or visitor.run is None:
         raise ValueError("Nothing to check yet: run Forget first")
     run, edit, lm = visitor.run, visitor.edit, host.require()
@@ -145,7 +157,7 @@ def iter_checks(host: ModelHost, visitor: Visitor, attack: AttackConfig = Attack
             report.lens[which] = logit_lens(model, prompts, answers)
     report.message = "logit lens"
     yield report
-    sets = relearn_sets(forget, data)
+    sets = relearn_sets(forget, data) if relearn is not None else None
     if sets is not None:
         related, control, report.relearn_on = sets
         scratch = edit.copy()     # the relearning's own weights between steps; the visitor's edit is untouched
@@ -155,7 +167,9 @@ def iter_checks(host: ModelHost, visitor: Visitor, attack: AttackConfig = Attack
             report.message = f"relearning: {record.arm}, step {record.step}"
             yield report
     else:
-        report.message = RELEARN_SKIPPED
+        report.relearn_note = RELEARN_OFF if relearn is None else RELEARN_SKIPPED
+    for key in [k for k in run.metrics if any(part in k for part in CHECK_KEYS)]:
+        del run.metrics[key]                      # an earlier check's figures (other steps, relearning since skipped)
     run.metrics.update(report.summary)
     run.checked_with = (attack, relearn)
     report.message = "done"
@@ -177,5 +191,7 @@ def check_model(lm: LoadedModel, snapshot: WeightSnapshot, data: DataSplit, laye
     if sets is not None:
         related, control, report.relearn_on = sets
         report.relearn = list(iter_relearn(lm, forget, control, list(snapshot.originals), relearn, related=related))
-    report.message = "done" if sets is not None or relearn is None else RELEARN_SKIPPED
+    if sets is None:
+        report.relearn_note = RELEARN_OFF if relearn is None else RELEARN_SKIPPED
+    report.message = "done"
     return report

@@ -20,7 +20,7 @@ from kuda_core.inspect.fluency import check_fluency
 from kuda_core.model.generation import greedy_batch
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
-from kuda_core.run_config import RunConfig
+from kuda_core.run_config import AttacksSection, RunConfig
 from kuda_core.workflows.data import DataChoice
 
 RUN_STATUSES = ("new", "running", "done", "stopped", "error")
@@ -110,11 +110,5 @@ def run_config_of(run: RunRecord, model: str, device: str = "auto") -> RunConfig
         "locate": {"layers": list(config.layers)},
         "forget": {**run.choice.forget_section(), "method": config.method, **settings},
         "evaluate": {},
-        **({"attacks": attacks_section(*run.checked_with)} if run.checked_with else {}),
+        **({"attacks": AttacksSection.of(*run.checked_with).model_dump(mode="json")} if run.checked_with else {}),
     })
-
-
-def attacks_section(attack, relearn) -> dict:
-    """run.json's "attacks" section for the settings of a check (AttackConfig, RelearnConfig)."""
-    return {"shots": attack.shots, "question_examples": attack.question_examples, "seed": attack.seed,
-            "relearn_steps": list(relearn.steps), "relearn_lr": relearn.lr}
