@@ -35,8 +35,10 @@ AUGMENT_KINDS = ("prefix", "kshot", "question")
 # with the attacks over 5 draws of shots, bench/fresh_facts.py SHOT_DRAWS): on fresh facts a lone fact still comes
 # back under 18 of 50 (fact, draw) 3-shot attacks. 8 becomes the default if it brings back at least 5 fewer of the
 # 90 (fact, draw) pairs under the 3-shot attack, forgets at most 1 fact fewer, keeps the neighbours within 5 points
-# and the fluent answers (verdict) within 2, with the slowest fact within 120 s; else 4 stays.
-LONE_KSHOT_COPIES = 4
+# and the fluent answers (verdict) within 2, with the slowest fact within 120 s; else 4 stays. It ran: 3-shot
+# 16 -> 9 of 90 pairs (facts back in at least one draw 7 -> 5; question format 22 -> 16 pairs), forgotten 18 -> 18,
+# neighbours 100% -> 100%, fluent 8 -> 6, slowest 109 -> 101 s (the two at once), so 8.
+LONE_KSHOT_COPIES = 8
 QUESTION_WORDINGS = ("Q: {prompt} ...?\nA:", "Fill in the blank: {prompt} ___.\nThe blank is", "Quiz. {prompt}")
 
 
