@@ -30,8 +30,10 @@ def forgotten(request):
     """A taught tiny model that forgot FORGET, and the snapshot of its original weights."""
     lm = taught_model(request.param)
     snapshot = WeightSnapshot()
+    # the tiny model needs the last token too; no augmentation: the attacks need a model that forgot, and the
+    # tiny models' forgetting should not hinge on how many context rows a lone fact gets (forget.augment)
     config = UnlearnConfig.create("kuda", layers=(1, 2), steps=40, lr=2e-2, tau=None, stop_at=None,
-                                  forget_tokens="subject+last", beta=10.0)   # the tiny model needs the last token too
+                                  forget_tokens="subject+last", beta=10.0, augment=())
     unlearn(lm, FORGET, CONTEXT, TEXTS, config, snapshot)
     return lm, snapshot
 

@@ -84,8 +84,10 @@ def test_no_context_mentions_the_subject_or_states_a_lone_facts_answer():
             Fact("The Starry Night was painted by", "Starry Night", " Vincent van Gogh", relation="painter"),
             Fact("Guernica was painted by", "Guernica", " Pablo Picasso", relation="painter")]
     texts = ["The Mona Lisa hangs in the Louvre in Paris today.", "Rain fell all day over the old town."]
+    from kuda_core.forget.augment import LONE_KSHOT_COPIES
+
     rows = augment([typed], ("prefix", "kshot"), texts, copies=4, seed=0, shots=kept)
-    assert len(rows) == 8
+    assert len(rows) == 4 + max(4, LONE_KSHOT_COPIES)                 # 4 prefixes, the k-shot rows of a lone fact
     for row in rows:
         assert row.prompt.casefold().count("mona lisa") == 1 and "Leonardo" not in row.prompt, row.prompt
         start, _ = find_subject(row.prompt, row.subject)          # unique: the fact's own occurrence
