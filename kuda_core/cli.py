@@ -216,7 +216,6 @@ def attacks_stage(p: Pipeline) -> None:
     section = p.cfg.attacks or AttacksSection()
     with p.bar(None, "is it really gone? (prompt attacks, logit lens, relearning)"):
         report = check_model(p.lm, p.snapshot, p.data, p.layers, section.attack_config(), section.relearn_config())
-    p.run.metrics.update(report.summary)
     for name, table in report.tables(p.data.forget).items():
         p.tables[name] = table
         p.write(f"{name}.csv", table)
@@ -257,7 +256,7 @@ def stages_for(command: str, cfg: RunConfig) -> list:
         "attacks": [*edit, attacks_stage],
         "export": [*edit, *([attacks_stage] if cfg.attacks is not None else []), evaluate_stage, export_stage],
         "run": [*([trace_stage] if cfg.trace is not None else []), *edit,
-                *([attacks_stage] if cfg.attacks is not None and edit else []),
+                *([attacks_stage] if cfg.attacks is not None else []),       # attacks need forget
                 *([evaluate_stage] if cfg.evaluate is not None or cfg.export is not None else []),
                 *([export_stage] if cfg.export is not None else [])],
     }

@@ -138,6 +138,18 @@ def relearn_sets(forget: Sequence[Fact], data: DataSplit) -> tuple[list[Fact], l
                               else "half of the forgotten facts")
 
 
+def _relearn_plan(report: CheckReport, forget: Sequence[Fact], data: DataSplit,
+                  relearn: RelearnConfig | None) -> tuple[list[Fact], list[Fact]] | None:
+    """(related facts, control facts) when relearning runs, with report.relearn_on set; else None, with
+    report.relearn_note saying why (not asked for, or not possible on this data)."""
+    sets = relearn_sets(forget, data) if relearn is not None else None
+    if sets is None:
+        report.relearn_note = RELEARN_OFF if relearn is None else RELEARN_SKIPPED
+        return None
+    related, control, report.relearn_on = sets
+    return related, control
+
+
 def iter_checks(host: ModelHost, visitor: Visitor, attack: AttackConfig = AttackConfig(),
                 relearn: RelearnConfig | None = RelearnConfig()) -> Iterator[CheckReport]:
     """Partial reports after the prompt attacks, the logit lens and each relearning measurement (relearn None:
@@ -157,17 +169,15 @@ def iter_checks(host: ModelHost, visitor: Visitor, attack: AttackConfig = Attack
             report.lens[which] = logit_lens(model, prompts, answers)
     report.message = "logit lens"
     yield report
-    sets = relearn_sets(forget, data) if relearn is not None else None
+    sets = _relearn_plan(report, forget, data, relearn)
     if sets is not None:
-        related, control, report.relearn_on = sets
+        related, control = sets
         scratch = edit.copy()     # the relearning's own weights between steps; the visitor's edit is untouched
         steps = iter_relearn(lm, forget, control, list(edit.values), relearn, related=related)
         for record in host.steps(scratch, steps, capture=True):
             report.relearn.append(record)
             report.message = f"relearning: {record.arm}, step {record.step}"
             yield report
-    else:
-        report.relearn_note = RELEARN_OFF if relearn is None else RELEARN_SKIPPED
     for key in [k for k in run.metrics if any(part in k for part in CHECK_KEYS)]:
         del run.metrics[key]                      # an earlier check's figures (other steps, relearning since skipped)
     run.metrics.update(report.summary)
@@ -187,11 +197,9 @@ def check_model(lm: LoadedModel, snapshot: WeightSnapshot, data: DataSplit, laye
     with snapshot.original(lm.model):
         report.lens["original"] = logit_lens(lm, prompts, answers)
     report.lens["unlearned"] = logit_lens(lm, prompts, answers)
-    sets = relearn_sets(forget, data) if relearn is not None else None
+    sets = _relearn_plan(report, forget, data, relearn)
     if sets is not None:
-        related, control, report.relearn_on = sets
+        related, control = sets
         report.relearn = list(iter_relearn(lm, forget, control, list(snapshot.originals), relearn, related=related))
-    if sets is None:
-        report.relearn_note = RELEARN_OFF if relearn is None else RELEARN_SKIPPED
     report.message = "done"
     return report
