@@ -243,3 +243,20 @@ def test_a_job_knows_when_others_shared_the_model(host):
     after = host.sharing()
     list(host.steps(None, iter(range(2)))), list(host.steps(None, iter(range(2))))   # one after the other
     assert not after.shared()
+
+
+def test_a_result_kept_on_a_freed_edit_is_stale_on_the_next_one(host):
+    """Results are tagged with the edit's serial, never reused: an object id can come back once the
+    edit it named is freed, which made a result of an earlier edit look fresh on a later one."""
+    visitor = Visitor()
+    names = ["model.layers.1.mlp.down_proj.weight"]
+    visitor.start_edit(host, names, "first")
+    visitor.keep("comparison", "made on the first edit", host)
+    serials = {visitor.edit.serial}
+    for _ in range(20):                                          # free and make edits: ids may repeat, serials may not
+        visitor.start_edit(host, names, "next")
+        serials.add(visitor.edit.serial)
+        with pytest.raises(ValueError, match="another state"):
+            visitor.fresh("comparison", host)
+    assert len(serials) == 21
+    assert visitor.edit.copy().serial != visitor.edit.serial

@@ -13,6 +13,7 @@ of one of their jobs and removed after it (kuda_core.workflows.host).
 """
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from kuda_core.model.snapshot import WeightSnapshot
 VALUES_FILE = "edit.safetensors"
 BASE_FILE = "base.safetensors"
 META_FILE = "edit.json"
+_SERIALS = itertools.count(1)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Edit:
     base_version: int = 0                               # the base model this edit was made on
     description: str = ""                               # how it was made, for status lines
     generation: int = field(default=0)                  # bumped at every capture: results carry it
+    serial: int = field(default_factory=lambda: next(_SERIALS), compare=False)   # unique per Edit object in this process
 
     @classmethod
     def track(cls, model: torch.nn.Module, names: list[str], base_version: int = 0,

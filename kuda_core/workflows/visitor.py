@@ -47,9 +47,11 @@ class Visitor:
     bundles: set[Path] = field(default_factory=set)   # bundle folders this visitor wrote (the only ones it may replace)
 
     def state(self, host: ModelHost) -> tuple:
-        """What results depend on: the base model's version and the edit (with its progress)."""
+        """What results depend on: the base model's version and the edit (with its progress).
+
+        The edit is named by its serial, never reused in a process (an object id can be, once freed)."""
         edit = self.edit
-        return host.version, id(edit) if edit is not None else None, edit.generation if edit is not None else 0
+        return host.version, edit.serial if edit is not None else None, edit.generation if edit is not None else 0
 
     def start_edit(self, host: ModelHost, names: list[str], description: str) -> Edit:
         """A new edit from the original model over `names`; it replaces the edit in effect."""
