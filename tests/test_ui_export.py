@@ -77,3 +77,25 @@ def _check_the_verdict_warns_of_an_answer_said_later(run):
     run.metrics = dict(m, still_said=0, still_said_example=None)
     assert "further on" not in verdict(run)
     run.metrics = m
+
+
+def test_a_bundle_says_when_its_run_was_checked_on_another_model(served, forget_form, tmp_path, monkeypatch):
+    """Run 1 is checked, run 2 is checked, run 1 is applied again: the kept checks are run 2's, so run 1's
+    bundle leaves the tables out and says why, although its run.json still carries the checks' settings."""
+    from ui import checks_tab, export_tab, session
+
+    form, (run_clicked, *_) = forget_form
+    visitor = Visitor()
+    for _ in range(2):
+        data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=2, lr=1e-2, tau=0.01, tau_mode="relative")
+        list(run_clicked(data, progress=no_progress))
+        *_, (_, _, _, message) = checks_tab.checks_clicked(3, 2, "", visitor, progress=no_progress)
+        assert message.startswith("Done.") and "Relearning was not asked for" in message   # empty field: none
+    visitor.apply_run(1, served)
+    assert visitor.run.checked_with is not None
+    monkeypatch.setattr(session.OPTIONS, "runs_dir", tmp_path / "runs")
+    written = export_tab.export_clicked("run-1", False, visitor, progress=no_progress)
+    assert "tables/attacks.csv" not in written and "their tables are left out" in written
+    bundle = tmp_path / "runs" / "run-1"
+    assert "attacks" in json.loads((bundle / "run.json").read_text())
+    assert "your model changed after they ran" in (bundle / "report.md").read_text()

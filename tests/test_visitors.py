@@ -67,12 +67,15 @@ def test_run_history_keeps_older_edits_on_disk_and_applies_them(host, tmp_path):
     visitor = Visitor()
     for _ in range(MAX_EDITS_IN_MEMORY + 2):
         list(jobs.iter_forget(host, visitor, new_run(steps=1), disk_root=tmp_path))
+        if visitor.run.number == 1:
+            visitor.keep("comparison", "made on run 1", host)
     assert [r.number for r in visitor.runs] == list(range(1, MAX_EDITS_IN_MEMORY + 3))
     on_disk = [n for n, e in visitor.edits.items() if not hasattr(e, "values")]
     assert on_disk == [1, 2] and visitor.folder is not None and visitor.folder.parent == tmp_path
     first = visitor.edit_of(1)
     visitor.apply_run(1, host)
     assert visitor.run.number == 1 and all(torch.equal(first.values[n], visitor.edit.values[n]) for n in first.values)
+    assert visitor.fresh("comparison", host) == "made on run 1"    # the same values again: its results still hold
     with pytest.raises(ValueError, match="no run 99"):
         visitor.apply_run(99, host)
     folder = visitor.folder

@@ -38,7 +38,7 @@ def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
         measured = tuple(int(s) for s in str(steps or "").replace(",", " ").split())
     except ValueError:
         raise ValueError(f"Relearning steps must be whole numbers separated by spaces, got {steps!r}") from None
-    relearn = RelearnConfig(steps=measured)
+    relearn = RelearnConfig(steps=measured) if measured else None     # an empty field: no relearning
     report = None
     for report in gone.iter_checks(HOST, visitor, attack, relearn):
         progress(0.5, desc=report.message)
@@ -80,7 +80,7 @@ def build(visitor: gr.State) -> None:
         with gr.Row():
             shots = gr.Slider(1, 6, value=3, step=1, label="Facts before the prompt (k-shot attack)")
             examples = gr.Slider(0, 4, value=2, step=1, label="Answered examples before the question")
-            steps = gr.Textbox(value="10 30", label="Relearning: measure after these steps")
+            steps = gr.Textbox(value="10 30", label="Relearning: measure after these steps (empty: no relearning)")
         with gr.Row():
             run = gr.Button("Run the checks", variant="primary", elem_id="gone-run")
             stop = gr.Button("Stop")

@@ -33,6 +33,10 @@ def save_config_clicked(visitor):
     return str(path), "Saved. Repeat it headless with `kuda run --config run.json`."
 
 
+STALE_CHECKS_NOTE = ("\n\nrun.json holds the settings of this run's \"Is it really gone?\" checks, but their tables are "
+                     "left out: your model changed after they ran. `kuda run --config run.json` measures them again.")
+
+
 @user_errors
 def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     target = export_path(path).resolve()
@@ -57,16 +61,20 @@ def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     if comparison is not None and comparison.state == visitor.state(HOST):
         tables["compare"] = comparison.value
     checks = visitor.results.get("checks")              # Is it really gone?: attacks, lens, relearning
+    notes = status_of(visitor).replace("*", "")
     if run is not None and checks is not None and checks.state == visitor.state(HOST):
         tables.update(checks.value.tables(run.data.forget))
         figures.update(checks.value.figures(run.data.forget))
+    elif run is not None and run.checked_with:
+        notes += STALE_CHECKS_NOTE
     progress(0.3, desc="writing the model and the report")
     with HOST.use(visitor.edit) as lm:
         written = export_bundle(target, lm, config, metrics=metrics, tables=tables, figures=figures,
-                                notes=status_of(visitor).replace("*", ""), overwrite=bool(overwrite))
+                                notes=notes, overwrite=bool(overwrite))
     visitor.bundles.add(written.resolve())
     listing = "\n".join(f"- {p.relative_to(written)}" for p in sorted(written.rglob("*")) if p.is_file())
-    return f"Bundle written to `{written}`:\n{listing}"
+    stale = STALE_CHECKS_NOTE.strip() if STALE_CHECKS_NOTE in notes else ""
+    return f"Bundle written to `{written}`:\n{listing}" + (f"\n\n{stale}" if stale else "")
 
 
 @user_errors

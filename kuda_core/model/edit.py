@@ -36,7 +36,7 @@ class Edit:
     base_version: int = 0                               # the base model this edit was made on
     description: str = ""                               # how it was made, for status lines
     generation: int = field(default=0)                  # bumped at every capture: results carry it
-    serial: int = field(default_factory=lambda: next(_SERIALS), compare=False)   # unique per Edit object in this process
+    serial: int = field(default_factory=lambda: next(_SERIALS), compare=False)   # names these values; kept by save/load
 
     @classmethod
     def track(cls, model: torch.nn.Module, names: list[str], base_version: int = 0,
@@ -97,7 +97,8 @@ class Edit:
         save_file({n: t.contiguous() for n, t in self.values.items()}, str(folder / VALUES_FILE))
         save_file({n: t.contiguous() for n, t in self.base.items()}, str(folder / BASE_FILE))
         (folder / META_FILE).write_text(json.dumps({"base_version": self.base_version, "description": self.description,
-                                                    "generation": self.generation}), encoding="utf-8")
+                                                    "generation": self.generation, "serial": self.serial}),
+                                        encoding="utf-8")
         return folder
 
     @classmethod

@@ -49,7 +49,8 @@ class Visitor:
     def state(self, host: ModelHost) -> tuple:
         """What results depend on: the base model's version and the edit (with its progress).
 
-        The edit is named by its serial, never reused in a process (an object id can be, once freed)."""
+        The edit is named by its serial, never reused for other values (an object id can be, once freed);
+        an edit kept on disk and applied again keeps its serial, so results made on it stay fresh."""
         edit = self.edit
         return host.version, edit.serial if edit is not None else None, edit.generation if edit is not None else 0
 
