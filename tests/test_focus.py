@@ -9,8 +9,8 @@ from kuda_core.forget import watch
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.focus import take_rows
 from kuda_core.forget.methods.kuda import forget_term
-from kuda_core.forget.replay import Replay, fact_rows, make_batches
-from kuda_core.forget.setup import build_context, trainable_names
+from kuda_core.forget.replay import Replay, answer_accuracy, fact_rows, make_batches
+from kuda_core.forget.setup import build_context, measured_rows, trainable_names
 from kuda_core.model.snapshot import WeightSnapshot, state_dict_hash
 from tests.forget_setup import FAST, FORGET, RETAIN, TEXTS, TINY_KUDA, one_thread, taught  # noqa: F401
 
@@ -148,3 +148,29 @@ def test_kuda_start_jitter_gives_the_first_step_a_seeded_direction(taught):
     assert torch.equal(again, seeded)                                      # the same direction for a seed
     snapshot.restore(taught.model)
     assert state_dict_hash(taught.model) == original
+
+
+def test_measured_rows_end_at_the_first_answer_token_and_measure_the_same(taught):
+    """Retain facts (and paraphrases, neighbours) are measured on rows cut after the first answer token and
+    sorted by length: the same top-1 verdicts and p(answer) as on the whole rows, padded in order."""
+    retain = [Fact(f.prompt, f.subject, f.answer + " and much more besides") for f in RETAIN]   # long answers
+    config = UnlearnConfig.create("kuda", **FAST, augment=(), **TINY_KUDA)
+    ctx = build_context(taught, FORGET, retain, TEXTS, config, trainable_names(taught, config))
+    rows = fact_rows(taught, retain, "prompt")
+    assert [len(r.ids) for r in measured_rows(rows)] == [r.answer_pos + 2 for r in rows]
+    assert all(len(r.ids) > r.answer_pos + 2 for r in rows)
+    lengths = [n for c in ctx.retain_measured for n in c.batch.attention_mask.sum(-1).tolist()]
+    assert lengths == sorted(lengths) and len(lengths) == len(retain)
+
+    def by_fact(batches):
+        out = {}
+        for cached in batches:
+            hit, prob = answer_accuracy(ctx.replay, cached)
+            out.update({int(s): (bool(h), float(p)) for s, h, p in zip(cached.batch.source, hit, prob)})
+        return out
+
+    whole = by_fact(ctx.replay.cache(b) for b in make_batches(rows, 2, ctx.pad_id, taught.device))
+    cut = by_fact(ctx.retain_measured)
+    assert whole.keys() == cut.keys() == set(range(len(retain)))
+    for fact, (hit, prob) in whole.items():
+        assert cut[fact][0] == hit and abs(cut[fact][1] - prob) < 1e-5

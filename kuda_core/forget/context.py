@@ -39,6 +39,7 @@ class StepContext:
                                                               # the start, only those the model knew)
     augmented: list[Cached] = field(default_factory=list)     # the augmented rows alone, by length (measured)
     neighbours: list[Cached] = field(default_factory=list)    # same-relation facts never trained on (measured only)
+    retain_measured: list[Cached] = field(default_factory=list)   # the retain facts again, cut and sorted to measure
     forget_prompts: list[str] = field(default_factory=list)   # prompts of the forget rows, in order
     forget_answers: list[str] = field(default_factory=list)   # their answers, in the same order
     still_answered: torch.Tensor | None = None                # (F,) bool: forget facts answered at the last check

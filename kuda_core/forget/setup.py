@@ -20,13 +20,14 @@ from kuda_core.forget.augment import augment_with_sources
 from kuda_core.forget.config import UnlearnConfig
 from kuda_core.forget.context import StepContext
 from kuda_core.forget.methods import get_method
-from kuda_core.forget.replay import Replay, fact_rows, make_batches, text_rows
+from kuda_core.forget.replay import Replay, SeqRow, fact_rows, make_batches, text_rows
 from kuda_core.model import turns
 from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.tokens import pad_id_of
 
 CHECK_BATCH = 16   # augmented rows per measured batch (sorted by length: short rows are not padded to long ones)
+MEASURE_BATCH = 64   # rows per batch of the other measured-only rows (sorted by length too)
 
 
 def trainable_names(lm: LoadedModel, config: UnlearnConfig) -> list[str]:
@@ -63,14 +64,16 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
     replay = Replay(lm, min(config.layers), tuple(sorted(config.layers)), tuple(dict.fromkeys(block_out)))
     originals = _cache_all(replay, make_batches(forget_rows, config.forget_batch, pad, lm.device))
     forget = originals if not extra else _cache_all(replay, make_batches(train_rows, config.forget_batch, pad, lm.device))
-    # little padding to measure; the longest (k-shot) first: a fact they answer skips its other rows
-    by_length = sorted(train_rows[len(forget_rows):], key=lambda row: len(row.ids), reverse=True)
+    # the longest (k-shot) first: a fact they answer skips its other rows
+    by_length = sorted(measured_rows(train_rows[len(forget_rows):]), key=lambda row: len(row.ids), reverse=True)
     augmented = _cache_all(replay, make_batches(by_length, CHECK_BATCH, pad, lm.device))
     paraphrases = [Fact(p, f.subject, f.answer) for f in forget_facts for p in getattr(f, "paraphrases", ())]
     of_fact = [i for i, f in enumerate(forget_facts) for _ in getattr(f, "paraphrases", ())]
-    watched = {name: _cache_all(replay, make_batches(rows, config.forget_batch, pad, lm.device))
+    watched = {name: _cache_all(replay, make_batches(sorted(measured_rows(rows), key=lambda row: len(row.ids)),
+                                                     MEASURE_BATCH, pad, lm.device))
                for name, rows in (("paraphrases", _from_sources(fact_rows(lm, paraphrases, "last"), of_fact)),
-                                  ("neighbours", fact_rows(lm, list(neighbours), "last")))}
+                                  ("neighbours", fact_rows(lm, list(neighbours), "last")),
+                                  ("retain_measured", retain_fact_rows))}
 
     spectra, accumulators = _cached_spectra(lm, config, modules, retain_rows)
     keep = min(1.0, config.max_keys / max(sum(len(r.ids) for r in retain_rows), 1))
@@ -96,6 +99,14 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
                       train_rows=train_rows if extra else forget_rows, augmented=augmented, **watched)
     method.prepare(ctx)
     return ctx
+
+
+def measured_rows(rows: list[SeqRow]) -> list[SeqRow]:
+    """Fact rows that are only measured (replay.answer_accuracy reads the logits before the first answer
+    token), each cut after that token: a position depends only on the tokens up to it (causal attention),
+    so the accuracy is the same on fewer tokens. Sorted by length, their batches carry little padding."""
+    return [SeqRow(row.ids[:row.answer_pos + 2], row.answer_pos, 1, [i for i in row.focus if i <= row.answer_pos + 1],
+                   row.source) for row in rows if row.answer_pos >= 0]
 
 
 def _from_sources(rows: list, sources: list[int]) -> list:

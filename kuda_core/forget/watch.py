@@ -85,7 +85,7 @@ def measure(ctx: StepContext, retain: bool = True) -> dict:
 
 def measure_retain(ctx: StepContext) -> dict:
     """Top-1 accuracy and mean p(answer) of the retain facts: {"retain_acc", "retain_prob"} ({} without any)."""
-    hit, prob, _ = _hits(ctx, ctx.retain)
+    hit, prob, _ = _hits(ctx, ctx.retain_measured)
     return {"retain_acc": float(hit.float().mean()), "retain_prob": float(prob.mean())} if hit.numel() else {}
 
 
