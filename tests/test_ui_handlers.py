@@ -61,6 +61,9 @@ def test_tuning_from_the_forget_tab_applies_the_chosen_settings(served, forget_f
     visitor = Visitor()
     data = form_data(form, visitor, **TYPED, layers=[1, 2], steps=2, lr=1e-2, tau=0.01, tau_mode="relative", tune_taus="0.001 0.1",
                      tune_betas="3, 10", tune_tolerance=3.0)
+    cleared = {**data, form["tune_tolerance"]: None}                      # a number box emptied in the browser
+    with pytest.raises(gr.Error, match="Give the allowed retain accuracy drop"):
+        list(tune_clicked(cleared, progress=no_progress))
     table, message, status = list(tune_clicked(data, progress=no_progress))[-1]
     assert len(table) >= 3 and set(table["stage"]) == {1, 2} and "Applied: tuned: tau" in message and "your edit" in status
     chosen = visitor.run.config

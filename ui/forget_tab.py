@@ -94,6 +94,8 @@ def tune_clicked(form: Form, data, progress=gr.Progress()):
     config = unlearn_config(values)
     if config.method != "kuda":
         raise ValueError("Two-stage tuning is for KUDA: choose the KUDA method")
+    if values["tune_tolerance"] is None:
+        raise ValueError("Give the allowed retain accuracy drop (points) for the tuning")
     tune = TuneConfig(taus=_floats(values["tune_taus"], "tau values"), betas=_floats(values["tune_betas"], "beta values"),
                       tolerance=float(values["tune_tolerance"]))
     choice = data_choice(values)
