@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/unlearn_quality.py                        # test topics, frozen settings, all methods
     .venv/bin/python bench/unlearn_quality.py --split dev --methods kuda,gd
+    .venv/bin/python bench/unlearn_quality.py --methods kuda --keep-others  # KUDA again, the baselines as stored
 
 Every method gets the same data and the layers Locate suggests on its defaults (MLP traces of the
 forget facts, strongest subject token, 3 layers); RMU trains l-2..l of the top one. Settings come
@@ -175,9 +176,21 @@ def main() -> None:
     parser.add_argument("--split", choices=list(SPLITS), default="test")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep-others", action="store_true",
+                        help="re-measure only --methods: the other methods' stored results stay, and the stored "
+                             "layers of each topic are reused (the same settings; e.g. after a speed change)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = run_split(args.split, args.methods.split(","))
+    methods = args.methods.split(",")
+    if not args.keep_others:
+        results = run_split(args.split, methods)
+    else:
+        stored = json.loads((RESULTS / f"unlearn_quality_{args.split}.json").read_text())
+        layers = {t["topic"]: t["layers"] for entry in stored.values() for t in entry["topics"]}
+        fresh = run_split(args.split, methods, known_layers=layers)
+        results = {m: fresh.get(m, entry) for m, entry in stored.items() if not m.endswith("topics)")}
+        results.update({m: fresh[m] for m in methods if m not in results})
+    print("\n".join(table(results)))
     print("\n".join(table(results)))
     print(f"wrote {write_report(args.split, results)}")
 
