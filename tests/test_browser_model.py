@@ -29,6 +29,13 @@ def test_refused_input_keeps_what_is_on_screen(page):
     assert "Eiffel Tower" in picked.input_value()
     page.locator("#locate-prompt textarea").fill("The capital of Japan is")
     page.wait_for_function("() => document.querySelector('#locate-fact input').value === ''", timeout=30_000)
+    samples = page.locator("#locate-samples input[type=number]").first
+    samples.fill("")                                      # an emptied slider box: refused by name, not by gradio
+    samples.press("Tab")
+    page.get_by_text("Give a value for 'Noise samples'").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Could not preprocess").count() == 0
+    samples.fill("10")
+    samples.press("Tab")
 
     page.get_by_role("tab", name="Runs").click()
     page.wait_for_timeout(3000)                           # opening the tab refreshes the table and the number box

@@ -28,6 +28,7 @@ from kuda_core.workflows.runs import RunRecord
 from ui.errors import user_errors
 from ui.forget_messages import verdict
 from ui.session import ESTIMATOR, HOST, OPTIONS, status_of
+from ui.widgets import Number
 
 DEFAULT_LAYERS = (4, 5, 6)
 
@@ -90,16 +91,16 @@ def build(visitor: gr.State) -> list:
         subject = gr.Textbox(value="Eiffel Tower", label="subject")
         answer = gr.Textbox(value="", label="answer")
         kinds = gr.JSON(value=["mlp"], label="kinds")
-        samples = gr.Number(value=10, label="samples")
-        window = gr.Number(value=10, label="window")
+        samples = Number(value=10, label="samples")
+        window = Number(value=10, label="window")
         token = gr.Radio(["last", "strongest"], value=DEFAULT_TOKEN, label="token")
-        size = gr.Number(value=3, label="size")
+        size = Number(value=3, label="size")
         facts = gr.Textbox(value="", label="facts")
         topics = gr.JSON(value=[], label="topics")
         layers = gr.JSON(value=list(DEFAULT_LAYERS), label="layers")
         method = gr.Textbox(value="kuda", label="method")
         settings = gr.Textbox(value="{}", label="settings")
-        holdout = gr.Number(value=0.25, label="holdout")
+        holdout = Number(value=0.25, label="holdout")
         trace_out, layers_out, grids_out = gr.Textbox(), gr.JSON(), gr.Textbox()
         verdict_out, status_out, summary_out = gr.Textbox(), gr.Textbox(), gr.Textbox()
         trace_button, forget_button = gr.Button(), gr.Button()

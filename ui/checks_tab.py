@@ -10,6 +10,7 @@ from kuda_core.report.plots import trace_heatmap
 from kuda_core.workflows import gone, jobs
 from ui.errors import user_errors
 from ui.session import HOST
+from ui.widgets import Number, Slider
 
 EXPLAINED = """
 **Prompt attacks.** The forget facts asked differently: their paraphrases (a row only when the forget rows have
@@ -78,8 +79,8 @@ def build(visitor: gr.State) -> None:
     with gr.Tab("Is it really gone?", id="gone"):
         gr.Markdown("Checks on your last Forget run that try to bring the forgotten facts back.")
         with gr.Row():
-            shots = gr.Slider(1, 6, value=3, step=1, label="Facts before the prompt (k-shot attack)")
-            examples = gr.Slider(0, 4, value=2, step=1, label="Answered examples before the question")
+            shots = Slider(1, 6, value=3, step=1, label="Facts before the prompt (k-shot attack)")
+            examples = Slider(0, 4, value=2, step=1, label="Answered examples before the question")
             steps = gr.Textbox(value="10 30", label="Relearning: measure after these steps (empty: no relearning)")
         with gr.Row():
             run = gr.Button("Run the checks", variant="primary", elem_id="gone-run")
@@ -92,9 +93,9 @@ def build(visitor: gr.State) -> None:
             relearn = gr.Plot(label="Relearning", elem_id="gone-relearn")
         with gr.Accordion("Tracing after unlearning", open=False):
             with gr.Row():
-                fact_index = gr.Number(value=0, precision=0, label="Forget fact number (0 = first)")
+                fact_index = Number(value=0, precision=0, label="Forget fact number (0 = first)")
                 kind = gr.Dropdown(list(KINDS), value="mlp", label="Kind")
-                samples = gr.Slider(1, 20, value=5, step=1, label="Noise samples")
+                samples = Slider(1, 20, value=5, step=1, label="Noise samples")
                 retrace = gr.Button("Trace original and unlearned")
             retrace_text = gr.Markdown("")
             with gr.Row():

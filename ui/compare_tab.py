@@ -10,6 +10,7 @@ from kuda_core.workflows import jobs
 from kuda_core.workflows.summaries import PROMPT_SETS, answers_summary, compare_prompts
 from ui.errors import user_errors
 from ui.session import HOST
+from ui.widgets import Number, Slider
 
 FLUENCY_HELP = ("Changed = the answer's first token was the top-1 and no longer is (or the reverse). Fluent = a "
                 "verdict on the new text, read by the original model (fit to the prompt, likelihood, repetition); "
@@ -94,8 +95,8 @@ def build(visitor: gr.State) -> None:
             chosen = gr.CheckboxGroup(list(PROMPT_SETS), value=["forget facts", "neighbours (held out)",
                                                                 "other facts (held out)"],
                                       label="Prompts", elem_id="compare-sets")
-            limit = gr.Slider(1, 50, value=8, step=1, label="At most per set")
-            max_new = gr.Slider(1, 60, value=20, step=1, label="New tokens")
+            limit = Slider(1, 50, value=8, step=1, label="At most per set")
+            max_new = Slider(1, 60, value=20, step=1, label="New tokens")
         free_text = gr.Textbox(value="", lines=2, label="Free-text prompts (one per line)")
         run = gr.Button("Compare answers", variant="primary", elem_id="compare-run")
         summary = gr.Markdown("", elem_id="compare-summary")
@@ -106,7 +107,7 @@ def build(visitor: gr.State) -> None:
                                    column_widths=NUMBER_COLUMN_WIDTHS)
         with gr.Accordion("Representation drift", open=False):
             with gr.Row():
-                pca_layer = gr.Number(value=-1, label="PCA layer (-1 = the middle edited layer)", precision=0)
+                pca_layer = Number(value=-1, label="PCA layer (-1 = the middle edited layer)", precision=0)
                 drift_run = gr.Button("Measure drift", elem_id="compare-drift")
             drift_text = gr.Markdown("")
             with gr.Row():

@@ -11,6 +11,7 @@ from kuda_core.workflows.summaries import answers_table
 from ui.errors import user_errors
 from ui.files import readable_source
 from ui.session import HOST
+from ui.widgets import Number, Slider
 
 ANSWER_SETS = ("forget", "forget paraphrases", "neighbours (held out)", "retain (held out)")
 ANSWER_COLUMNS = ["set", "prompt", "original", "unlearned", "changed", "answer in text", "fluent",
@@ -73,13 +74,13 @@ def build(visitor: gr.State) -> None:
                                              "comma separated", placeholder="tests/fixtures/wmdp_sample.jsonl")
                 upload = gr.File(label="...or upload a JSONL / CSV / Parquet file (question, choices, answer)")
                 mc_file = gr.Textbox(value="", visible=False)   # the uploaded file's path (set by the upload)
-                mc_limit = gr.Number(value=0, precision=0, label="At most n questions (0 = all)")
+                mc_limit = Number(value=0, precision=0, label="At most n questions (0 = all)")
             with gr.Row():
                 muse_source = gr.Textbox(value="", label="MUSE: a folder in MUSE's layout, or news / books (online only)",
                                          placeholder="tests/fixtures/muse")
-                muse_limit = gr.Number(value=0, precision=0, label="At most n rows per split (0 = all)")
-                auc_retrained = gr.Number(value=0, label="AUC of a retrained model for PrivLeak (0 = none)")
-        max_new = gr.Slider(4, 60, value=20, step=1, label="New tokens per answer")
+                muse_limit = Number(value=0, precision=0, label="At most n rows per split (0 = all)")
+                auc_retrained = Number(value=0, label="AUC of a retrained model for PrivLeak (0 = none)")
+        max_new = Slider(4, 60, value=20, step=1, label="New tokens per answer")
         with gr.Row():
             run = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
             stop = gr.Button("Stop")

@@ -26,6 +26,7 @@ from ui.forget_messages import closing_line, preparing_message, verdict, while_r
 from ui.forms import Form, option_widgets
 from ui.fact_picker import fact_label
 from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, busy_note, model_key, shared_note, status_of
+from ui.widgets import Number, Slider
 
 LAYERS_UNTRACED = ("not traced yet: a fixed start, not chosen for your fact; trace it on Locate and its suggested "
                    "layers come here")
@@ -179,7 +180,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                                       file_types=[".jsonl", ".json", ".csv", ".parquet"])
                 retain_hf = gr.Textbox(visible=False, label="Hugging Face dataset (online only)")
                 hf_split = gr.Textbox(value="train", label="Dataset split (of a Hugging Face dataset)", visible=False)
-                holdout = gr.Slider(0, 0.9, value=0.25, step=0.05, label="Held out for measuring only",
+                holdout = Slider(0, 0.9, value=0.25, step=0.05, label="Held out for measuring only",
                                     info="share of retain facts and general texts the run never sees")
         gr.Markdown("### How")
         layers = gr.CheckboxGroup(list(range(n_layers)), value=list(kuda.layers), label="Layers to edit",
@@ -187,8 +188,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
         method = gr.Dropdown([(REGISTRY[m].title, m) for m in METHODS], value="kuda", label="Method", elem_id="forget-method")
         method_help = gr.Markdown(f"**KUDA**: {REGISTRY['kuda'].description}.")
         with gr.Row():
-            steps = gr.Slider(1, 300, value=kuda.steps, step=1, label="Steps", elem_id="forget-steps")
-            lr = gr.Number(value=kuda.lr, label="Learning rate (Adam)", elem_id="forget-lr")
+            steps = Slider(1, 300, value=kuda.steps, step=1, label="Steps", elem_id="forget-steps")
+            lr = Number(value=kuda.lr, label="Learning rate (Adam)", elem_id="forget-lr")
         groups, option_form = [], {}
         for name in METHODS:
             with gr.Group(visible=name == "kuda") as group:
@@ -199,30 +200,30 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
             groups.append(group)
         with gr.Accordion("Shared settings: null-space projection and more", open=False):
             with gr.Row():
-                tau = gr.Number(value=kuda.tau, label="tau", info="null-space threshold; 0 = no projection")
+                tau = Number(value=kuda.tau, label="tau", info="null-space threshold; 0 = no projection")
                 tau_mode = gr.Radio(list(TAU_MODES), value=kuda.tau_mode, label="tau is",
                                     info="times the largest eigenvalue, times the median one, or absolute")
-                gamma = gr.Slider(0, 1, value=kuda.gamma, label="gamma (leak)",
+                gamma = Slider(0, 1, value=kuda.gamma, label="gamma (leak)",
                                   info="the step is projected with P + gamma (I - P); 0 = strict null space")
                 train_inputs = gr.Checkbox(value=kuda.train_inputs, label="Also train MLP input projections")
-                eval_every = gr.Slider(0, 50, value=kuda.eval_every, step=1, label="Retain accuracy every n steps")
+                eval_every = Slider(0, 50, value=kuda.eval_every, step=1, label="Retain accuracy every n steps")
             with gr.Row():
                 augment = gr.CheckboxGroup(list(AUGMENT_KINDS), value=list(kuda.augment), label="Augment forget rows",
                                            info="train on each fact in more contexts (KUDA: one row of each by "
                                                 "default): a prefix sentence, k-shot facts of its relation, a question")
-                copies = gr.Number(value=kuda.augment_copies, precision=0, minimum=1, maximum=20, label="Copies",
+                copies = Number(value=kuda.augment_copies, precision=0, minimum=1, maximum=20, label="Copies",
                                    info="new rows per fact and kind of augmentation (a fact forgotten with fewer than "
                                         f"two others of its relation gets at least {LONE_KSHOT_COPIES} k-shot rows)")
                 until = gr.Checkbox(value=kuda.stop_at is not None, label="Stop once forgotten (steps are the cap)",
                                     info="prompts forgotten, at most 20% of the known paraphrases answered, and no "
                                          "answer said further on")
-                read_on = gr.Number(value=kuda.read_on, precision=0, minimum=0, maximum=MAX_NEW_TOKENS_LIMIT,
+                read_on = Number(value=kuda.read_on, precision=0, minimum=0, maximum=MAX_NEW_TOKENS_LIMIT,
                                     label="Read on before stopping (new tokens)",
                                     info="a fact whose continuation still says its answer is not forgotten; "
                                          "0 = the first answer token only")
-                stall = gr.Number(value=kuda.stall_boost, minimum=1, maximum=8, label="lr x on a stall",
+                stall = Number(value=kuda.stall_boost, minimum=1, maximum=8, label="lr x on a stall",
                                   info="after 2 checks without fewer facts answered, up to 8x the lr; 1 = off")
-                rank = gr.Number(value=kuda.answer_rank, precision=0, minimum=1, label="Forgotten once out of the top",
+                rank = Number(value=kuda.answer_rank, precision=0, minimum=1, label="Forgotten once out of the top",
                                  info="a fact counts as answered while its answer is among this many top tokens")
         with gr.Row():
             run = gr.Button("Forget", variant="primary", elem_id="forget-run")
@@ -234,7 +235,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
                 tune_taus = gr.Textbox(value=_ladder(kuda.tau_mode), label="tau values (strict to loose)",
                                        info="what tau means follows 'tau is' in the shared settings")
                 tune_betas = gr.Textbox(value="3 10 30", label="beta values (upward)")
-                tune_tolerance = gr.Number(value=3.0, label="Allowed retain accuracy drop (points)")
+                tune_tolerance = Number(value=3.0, label="Allowed retain accuracy drop (points)")
                 tune = gr.Button("Tune", elem_id="forget-tune")
             tune_table = gr.Dataframe(label="Runs (the chosen settings are applied at the end)", interactive=False)
         message = gr.Markdown("", elem_id="forget-message")

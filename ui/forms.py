@@ -1,6 +1,6 @@
 """Named widgets: handlers receive one dict and read values by name, never by position.
 
-    >>> form = Form(steps=gr.Slider(...), lr=gr.Number(...))
+    >>> form = Form(steps=Slider(...), lr=Number(...))
     >>> button.click(handler, inputs=form.inputs | {visitor}, outputs=[...])
     >>> def handler(data): values = form.values(data); values["steps"]
     >>> option_widgets(KudaOptions, prefix="kuda.")      # one widget per option, labelled from its field
@@ -11,6 +11,8 @@ import typing
 
 import gradio as gr
 from pydantic import BaseModel
+
+from ui.widgets import Number, Slider
 
 
 class Form:
@@ -46,6 +48,6 @@ def option_widgets(options: type[BaseModel], prefix: str = "") -> dict[str, gr.c
         elif info.annotation is bool:
             widget = gr.Checkbox(value=default, label=label, info=help_text, min_width=OPTION_WIDTH)
         else:
-            widget = gr.Number(value=default, label=label, info=help_text, min_width=OPTION_WIDTH)
+            widget = Number(value=default, label=label, info=help_text, min_width=OPTION_WIDTH)
         widgets[prefix + name] = widget
     return widgets

@@ -19,6 +19,7 @@ from ui.errors import user_errors
 from ui.fact_picker import fact_from_label, fact_label, picked, unpicked
 from ui.forms import Form
 from ui.session import ESTIMATOR, HOST, OPTIONS, busy_note, calibrate, shared_note
+from ui.widgets import Number, Slider
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
@@ -224,15 +225,15 @@ def build(visitor: gr.State) -> dict:
                                 elem_id="locate-answer")
         with gr.Row():
             kinds = gr.CheckboxGroup(list(KINDS), value=list(KINDS), label="Kinds", elem_id="locate-kinds")
-            samples = gr.Slider(1, MAX_SAMPLES, value=10, step=1, label="Noise samples", elem_id="locate-samples")
-            noise = gr.Number(value=0, label="Noise std (0 = 3 x subject embedding std)", minimum=0)
-            window = gr.Slider(1, max(n_layers, 1), value=min(10, max(n_layers, 1)), step=1, label="Window (mlp / attn)")
+            samples = Slider(1, MAX_SAMPLES, value=10, step=1, label="Noise samples", elem_id="locate-samples")
+            noise = Number(value=0, label="Noise std (0 = 3 x subject embedding std)", minimum=0)
+            window = Slider(1, max(n_layers, 1), value=min(10, max(n_layers, 1)), step=1, label="Window (mlp / attn)")
             exclude0 = gr.Checkbox(value=True, label="Leave layer 0 out (windows and suggestion)")
         with gr.Row():
             token = gr.Radio([("last subject token", "last"), ("strongest subject token", "strongest")],
                              value=suggest.DEFAULT_TOKEN, label="Score layers at the",
                              info="some models identify the entity before its last token", elem_id="locate-token")
-            size = gr.Slider(1, 10, value=3, step=1, label="Suggested window (layers)")
+            size = Slider(1, 10, value=3, step=1, label="Suggested window (layers)")
         estimate = gr.Markdown("", elem_id="locate-estimate")
         with gr.Row():
             run = gr.Button("Trace", variant="primary", elem_id="locate-run")
@@ -254,7 +255,7 @@ def build(visitor: gr.State) -> dict:
             with gr.Row():
                 names = sorted(topics(probes))
                 topic = gr.Dropdown(names, value="landmarks" if "landmarks" in names else names[0], label="Topic")
-                max_facts = gr.Slider(1, 40, value=8, step=1, label="Facts")
+                max_facts = Slider(1, 40, value=8, step=1, label="Facts")
                 run_average = gr.Button("Trace the topic (MLP)")
             average_heat = gr.Plot(label="Average MLP effect")
         scored = gr.State(None)  # the grids behind the current suggestion: rescored when token / window change

@@ -9,6 +9,7 @@ from kuda_core.model.device import DEVICE_CHOICES
 from kuda_core.workflows import jobs
 from ui.errors import user_errors
 from ui.session import HOST, OPTIONS, calibrate, status_of
+from ui.widgets import Slider
 
 
 def model_info(visitor) -> str:
@@ -60,7 +61,7 @@ def build(visitor: gr.State) -> dict:
         load_message = gr.Markdown("")
         with gr.Row():
             prompt = gr.Textbox(label="Prompt", value="The capital of France is", scale=4, elem_id="model-prompt")
-            max_new = gr.Slider(1, 100, value=20, step=1, label="New tokens", scale=1)
+            max_new = Slider(1, 100, value=20, step=1, label="New tokens", scale=1)
         run = gr.Button("Generate", variant="primary", elem_id="model-generate")
         continuation = gr.Textbox(label="Greedy continuation", elem_id="model-continuation", interactive=False)
         with gr.Row():

@@ -9,6 +9,7 @@ from kuda_core.report.progress_plots import runs_scatter
 from kuda_core.data.wording import counted
 from ui.errors import user_errors
 from ui.session import HOST, status_of
+from ui.widgets import Number
 
 RUN_COLUMNS = ["run", "title", "layers", "facts", "status", "steps", "seconds", "forget", "paraphrase", "neighbours",
                "retain", "fluent", "3-shot recovered", "relearn @30", "in effect"]   # the table's columns (no method)
@@ -68,7 +69,7 @@ def build(visitor: gr.State) -> None:
         table = gr.Dataframe(label="Runs", interactive=False, elem_id="runs-table", headers=RUN_COLUMNS)
         scatter = gr.Plot(label="Forget accuracy vs neighbours kept", elem_id="runs-scatter")
         with gr.Row():
-            number = gr.Number(value=None, precision=0, label="Run number", elem_id="runs-number")
+            number = Number(value=None, precision=0, label="Run number", elem_id="runs-number")
             apply = gr.Button("Apply this run", elem_id="runs-apply")
     show.click(refresh, [colour, visitor], [table, scatter, message], api_name="runs").then(
         chosen_number, [number, visitor], [number], api_visibility="private")

@@ -1,0 +1,58 @@
+"""Sliders and number boxes whose bad values get a message naming the control.
+
+    >>> samples = Slider(1, 20, value=10, step=1, label="Noise samples")   # as gr.Slider
+    >>> lr = Number(value=1e-3, label="Learning rate (Adam)")              # as gr.Number
+
+gradio checks a slider's value before any handler runs. Emptied in the browser, a slider's number
+box sends nothing, and gradio answered with its own internals ("Could not preprocess input
+component at index 3 (a `slider` component) ... TypeError: '<' not supported ..."); out of range,
+with "Value -1 is less than minimum value 0." without saying which control. These say
+"Give a value for 'Noise samples'" and "Noise samples: value -1 is less than the minimum 0". The
+app keeps serving either way. A number box may stay empty (its handler decides what empty means).
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+
+def _named(component, payload, preprocess, empty_allowed: bool):
+    label = component.label or "this value"
+    if payload is None:
+        if empty_allowed:
+            return None
+        raise gr.Error(f"Give a value for '{label}'")
+    minimum, maximum = component.minimum, component.maximum
+    if minimum is not None and payload < minimum:
+        raise gr.Error(f"{label}: value {payload} is less than the minimum {minimum}")
+    if maximum is not None and payload > maximum:
+        raise gr.Error(f"{label}: value {payload} is greater than the maximum {maximum}")
+    return preprocess(payload)
+
+from gradio.events import Dependency
+
+class Slider(gr.Slider):
+    """gr.Slider; an emptied or out-of-range value is refused with the control's label."""
+
+    is_template = True                     # the browser draws it as gradio's slider
+
+    def preprocess(self, payload: float | None) -> float:
+        return _named(self, payload, super().preprocess, empty_allowed=False)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class Number(gr.Number):
+    """gr.Number; an out-of-range value is refused with the control's label (empty passes as None)."""
+
+    is_template = True                     # the browser draws it as gradio's number box
+
+    def preprocess(self, payload: float | None) -> float | int | None:
+        return _named(self, payload, super().preprocess, empty_allowed=True)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
