@@ -263,3 +263,18 @@ def test_a_result_kept_on_a_freed_edit_is_stale_on_the_next_one(host):
             visitor.fresh("comparison", host)
     assert len(serials) == 21
     assert visitor.edit.copy().serial != visitor.edit.serial
+
+
+def test_a_run_with_nothing_to_forget_is_listed_as_an_error_not_as_stopped(host):
+    visitor = Visitor()
+    run = new_run(steps=2)
+    unknown = [Fact("Xq zzv blorp the frumious of", "blorp", " Wibble")]
+    run.data = split_rows(RowSet(unknown, [], "forget"), RowSet(RETAIN, [], "retain"), TEXTS, holdout_fraction=0.0)
+    run.config = run.config.replace(stop_at=0.0)                          # until forgotten, as the tab runs it
+    records = jobs.iter_forget(host, visitor, run)
+    for record in records:
+        if record.status == "error":                   # the Forget tab raises its message here, closing the run
+            assert record.message.startswith("Nothing to forget")
+            records.close()
+    assert run.status == "error" and "(error)" in run.description()
+    assert [r.status for r in visitor.runs] == ["error"]

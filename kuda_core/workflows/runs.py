@@ -63,7 +63,8 @@ class RunRecord:
 def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = None) -> Iterator[StepRecord]:
     """The step records of the run (iter_unlearn), kept in run.records; run.status says how it ended.
 
-    Closing the generator early (Stop) keeps the weights reached so far and marks the run "stopped".
+    Closing the generator early (Stop) keeps the weights reached so far and marks the run "stopped"; a run
+    the engine refuses or that fails (an exception) is marked "error".
     """
     started = time.perf_counter()
     run.status = "running"
@@ -73,8 +74,13 @@ def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = 
         for record in steps:
             run.records.append(record)
             run.seconds = time.perf_counter() - started
+            if record.status == "error":
+                run.status = "error"              # stays so when the caller stops reading at this record
             yield record
         run.status = "error" if run.last is not None and run.last.status == "error" else "done"
+    except Exception:
+        run.status = "error"                      # refused or failed (e.g. nothing to forget), not stopped
+        raise
     finally:
         steps.close()
         if run.status == "running":
