@@ -182,3 +182,21 @@ def test_a_trace_timed_on_a_busy_moment_is_timed_again_before_asking(served):
     outputs = list(trace_clicked(form_data(form, visitor, **values), progress=no_progress))
     assert "Click again" not in outputs[0][3] and "Done in" in outputs[-1][3]
     assert ESTIMATOR.estimate(lm, values["prompt"], "Japan", ["mlp"], 2) < CONFIRM_ABOVE_S
+
+
+def test_a_trace_redraws_its_heatmaps_at_most_every_few_seconds(served, monkeypatch):
+    """A long prompt has a row per token: redrawing every heatmap after every row froze the browser. Between
+    redraws only the status line changes; each kind's last row is always drawn."""
+    from kuda_core.locate.config import KINDS
+    from ui import locate_tab
+
+    with gr.Blocks():
+        form = locate_tab.build(gr.State(Visitor()))["form"]
+    _, trace_clicked, _, _ = locate_tab.make_handlers(form)
+    monkeypatch.setattr(locate_tab, "REDRAW_EVERY_S", 1e9)
+    values = dict(prompt="The capital of Japan is", subject="Japan", answer="", kinds=["mlp"], samples=2, window=2)
+    live = list(trace_clicked(form_data(form, Visitor(), **values), progress=no_progress))[1:-1]
+    mlp = KINDS.index("mlp")
+    assert len(live) >= 4 and all("row" in output[len(KINDS)] for output in live)
+    assert all(output[mlp] == {"__type__": "update"} for output in live[:-1])      # kept as drawn
+    assert live[-1][mlp] is not None and live[-1][mlp] != {"__type__": "update"}   # the last row: drawn

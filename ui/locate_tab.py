@@ -23,6 +23,7 @@ from ui.widgets import Number, Slider
 
 DEFAULT_FACT_PROMPT = "The Eiffel Tower is located in the city of"
 MAX_CACHED_TRACES = 16
+REDRAW_EVERY_S = 2.0      # live heatmaps are redrawn at most this often (a long prompt has one row per token)
 
 
 def trace_config(values: dict) -> TraceConfig:
@@ -146,12 +147,16 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
     matched = subject_match_note(prompt, subject)
     yield (*_heatmaps(results), f"Tracing... estimated {estimated:.0f} s.{busy_note(watch)}", keep, keep, keep, keep,
            None)
+    drawn = 0.0
     for kind, partial in jobs.iter_trace_kinds(HOST, visitor, prompt, subject, answer, kinds, config):
         results[kind] = partial
         done = (kinds.index(kind) + partial.rows_done / len(partial.tokens)) / len(kinds)
         progress(done, desc=f"{kind}: row {partial.rows_done}/{len(partial.tokens)}")
-        yield (*_heatmaps(results), _status(partial, time.perf_counter() - started, estimated, matched=matched),
-               keep, keep, keep, keep, None)
+        now = time.perf_counter()
+        redraw = now - drawn >= REDRAW_EVERY_S or partial.rows_done == len(partial.tokens)
+        drawn = now if redraw else drawn
+        yield (*(_heatmaps(results) if redraw else [keep] * len(KINDS)),
+               _status(partial, now - started, estimated, matched=matched), keep, keep, keep, keep, None)
     elapsed = time.perf_counter() - started
     if not watch.shared():                # a trace that took turns with other jobs says nothing of this machine
         ESTIMATOR.record(estimated, elapsed)
