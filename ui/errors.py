@@ -42,7 +42,8 @@ def to_gradio(error: Exception) -> gr.Error:
         log.exception("unexpected error in a handler")
         message = f"Something went wrong on the server ({type(error).__name__}); the app keeps running."
     # logged above in one line (or with its traceback for a fault): gradio need not print it again
-    return gr.Error(html.escape(message[:800], quote=False), print_exception=False)
+    # duration None: the message stays until the visitor closes it (the outputs under it only say "Error")
+    return gr.Error(html.escape(message[:800], quote=False), duration=None, print_exception=False)
 
 
 def refused(error: Exception) -> bool:

@@ -38,7 +38,8 @@ class RelearnConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(sorted(int(s) for s in self.steps)))
         if not self.steps or self.steps[0] < 1 or self.steps[-1] > 500:
-            raise ValueError(f"steps must be between 1 and 500, got {self.steps}")
+            shown = ", ".join(str(s) for s in self.steps) or "none"
+            raise ValueError(f"Relearning steps must be between 1 and 500, got {shown}")
         if not 0 < self.lr < 1:
             raise ValueError(f"lr must be in (0, 1), got {self.lr}")
 
