@@ -99,3 +99,6 @@ def test_a_bundle_says_when_its_run_was_checked_on_another_model(served, forget_
     bundle = tmp_path / "runs" / "run-1"
     assert "attacks" in json.loads((bundle / "run.json").read_text())
     assert "your model changed after they ran" in (bundle / "report.md").read_text()
+    visitor.reset()                                           # no run in effect: the bundle says whose weights
+    written = export_tab.export_clicked("original", False, visitor, progress=no_progress)
+    assert "the bundle holds the original model's weights" in written and "their tables" not in written

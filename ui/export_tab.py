@@ -74,6 +74,9 @@ def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     visitor.bundles.add(written.resolve())
     listing = "\n".join(f"- {p.relative_to(written)}" for p in sorted(written.rglob("*")) if p.is_file())
     stale = STALE_CHECKS_NOTE.strip() if STALE_CHECKS_NOTE in notes else ""
+    if run is None:
+        stale = ("No Forget run of yours is in effect: the bundle holds the original model's weights. "
+                 + stale).strip()
     return f"Bundle written to `{written}`:\n{listing}" + (f"\n\n{stale}" if stale else "")
 
 
