@@ -14,8 +14,8 @@ FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
 BEFORE_FORGET = [
     ("/generate", {"prompt": ""}, "empty"),
     ("/generate", {"prompt": "   "}, "empty"),
-    ("/generate", {"max_new_tokens": 0}, "less than minimum"),
-    ("/generate", {"max_new_tokens": 10000}, "greater than maximum"),
+    ("/generate", {"max_new_tokens": 0}, "New tokens: value 0 is less than the minimum 1"),
+    ("/generate", {"max_new_tokens": 10000}, "New tokens: value 10000 is greater than the maximum"),
     ("/generate", {"prompt": "word " * 9000}, "context"),
     ("/trace", {"subject": "Colosseum"}, "does not occur"),
     ("/trace", {"subject": ""}, "subject is empty"),
@@ -45,7 +45,7 @@ BEFORE_FORGET = [
     ("/apply_run", {"number": 99}, "no run 99"),
 ]
 AFTER_FORGET = [
-    ("/compare", {"limit": 0}, "less than minimum"),
+    ("/compare", {"limit": 0}, "At most per set: value 0 is less than the minimum 1"),
     ("/retrace", {"fact_index": -5}, "does not exist"),
     ("/drift", {"pca_layer": 99}, "does not exist"),
     ("/evaluate", {"mc_source": "/etc/passwd"}, "not among the files this app serves"),
