@@ -33,8 +33,9 @@ def save_config_clicked(visitor):
     return str(path), "Saved. Repeat it headless with `kuda run --config run.json`."
 
 
-STALE_CHECKS_NOTE = ("\n\nrun.json holds the settings of this run's \"Is it really gone?\" checks, but their tables are "
+STALE_CHECKS_NOTE = ("run.json holds the settings of this run's \"Is it really gone?\" checks, but their tables are "
                      "left out: your model changed after they ran. `kuda run --config run.json` measures them again.")
+ORIGINAL_NOTE = "No Forget run of yours is in effect: the bundle holds the original model's weights."
 
 
 @user_errors
@@ -61,23 +62,19 @@ def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     if comparison is not None and comparison.state == visitor.state(HOST):
         tables["compare"] = comparison.value
     checks = visitor.results.get("checks")              # Is it really gone?: attacks, lens, relearning
-    notes = status_of(visitor).replace("*", "")
-    if run is not None and checks is not None and checks.state == visitor.state(HOST):
+    fresh_checks = run is not None and checks is not None and checks.state == visitor.state(HOST)
+    if fresh_checks:
         tables.update(checks.value.tables(run.data.forget))
         figures.update(checks.value.figures(run.data.forget))
-    elif run is not None and run.checked_with:
-        notes += STALE_CHECKS_NOTE
+    said = ORIGINAL_NOTE if run is None else STALE_CHECKS_NOTE if run.checked_with and not fresh_checks else ""
+    notes = status_of(visitor).replace("*", "") + (f"\n\n{said}" if said else "")
     progress(0.3, desc="writing the model and the report")
     with HOST.use(visitor.edit) as lm:
         written = export_bundle(target, lm, config, metrics=metrics, tables=tables, figures=figures,
                                 notes=notes, overwrite=bool(overwrite))
     visitor.bundles.add(written.resolve())
     listing = "\n".join(f"- {p.relative_to(written)}" for p in sorted(written.rglob("*")) if p.is_file())
-    stale = STALE_CHECKS_NOTE.strip() if STALE_CHECKS_NOTE in notes else ""
-    if run is None:
-        stale = ("No Forget run of yours is in effect: the bundle holds the original model's weights. "
-                 + stale).strip()
-    return f"Bundle written to `{written}`:\n{listing}" + (f"\n\n{stale}" if stale else "")
+    return f"Bundle written to `{written}`:\n{listing}" + (f"\n\n{said}" if said else "")
 
 
 @user_errors

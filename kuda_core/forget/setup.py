@@ -104,7 +104,7 @@ def build_context(lm: LoadedModel, forget_facts, retain_facts, general_texts, co
 def measured_rows(rows: list[SeqRow]) -> list[SeqRow]:
     """Fact rows that are only measured (replay.answer_accuracy reads the logits before the first answer
     token), each cut after that token: a position depends only on the tokens up to it (causal attention),
-    so the accuracy is the same on fewer tokens. Sorted by length, their batches carry little padding."""
+    so the accuracy is the same on fewer tokens. Sort them by length before batching: little padding."""
     return [SeqRow(row.ids[:row.answer_pos + 2], row.answer_pos, 1, [i for i in row.focus if i <= row.answer_pos + 1],
                    row.source) for row in rows if row.answer_pos >= 0]
 

@@ -77,7 +77,8 @@ def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = 
             if record.status == "error":
                 run.status = "error"              # stays so when the caller stops reading at this record
             yield record
-        run.status = "error" if run.last is not None and run.last.status == "error" else "done"
+        if run.status == "running":
+            run.status = "done"
     except Exception:
         run.status = "error"                      # refused or failed (e.g. nothing to forget), not stopped
         raise
