@@ -37,6 +37,18 @@ def test_refused_input_keeps_what_is_on_screen(page):
     samples.fill("10")
     samples.press("Tab")
 
+    page.get_by_role("tab", name="Forget").click()        # gradio's slider clamped an emptied box to its minimum
+    steps = page.locator("#forget-steps input[type=number]").first
+    chosen = steps.input_value()
+    steps.fill("")
+    steps.press("Tab")
+    assert steps.input_value() == "", "an emptied Steps box must stay empty, not become 1"
+    page.locator("#forget-run").click()
+    page.get_by_text("Give a value for 'Steps'").first.wait_for(timeout=30_000)
+    assert "step 1/" not in page.locator("#forget-status").inner_text()
+    steps.fill(chosen)
+    steps.press("Tab")
+
     page.get_by_role("tab", name="Runs").click()
     page.wait_for_timeout(3000)                           # opening the tab refreshes the table and the number box
     page.locator("#runs-number input").fill("99")

@@ -13,7 +13,9 @@ from kuda_core.model.hooks import hook_count
 from kuda_core.model.snapshot import state_dict_hash
 from ui.session import HOST, status_of, visitor_state
 
-CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "style.css"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+CSS_PATH = ASSETS / "style.css"
+HEAD_PATH = ASSETS / "head.html"                 # keeps an emptied slider empty (see the file)
 
 
 def health(with_hash: bool = False) -> dict:
@@ -62,4 +64,4 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-build_app.launch_options = {"css_paths": [CSS_PATH] if CSS_PATH.exists() else None}
+build_app.launch_options = {"css_paths": [CSS_PATH], "head_paths": [HEAD_PATH]}
