@@ -37,6 +37,10 @@ def test_refused_input_keeps_what_is_on_screen(page):
     samples.fill("10")
     samples.press("Tab")
 
+    page.get_by_role("tab", name="Evaluate").click()      # no run yet: the tab says so in place
+    page.wait_for_function("() => (document.querySelector('#evaluate-in-view')?.innerText || '')"
+                           ".includes('No Forget run in effect')", timeout=30_000)
+
     page.get_by_role("tab", name="Forget").click()        # gradio's slider clamped an emptied box to its minimum
     steps = page.locator("#forget-steps input[type=number]").first
     chosen = steps.input_value()

@@ -81,6 +81,7 @@ def test_locate_forget_compare_evaluate_export(page, tmp_path):
 
     # Is it really gone? The attack table and the logit-lens heatmap, with numbers
     page.get_by_role("tab", name="Is it really gone?").click()
+    _wait_text(page, "#gone-in-view", "Inspecting run 1")                   # which run the checks are on
     page.locator("#gone-run").click()
     _wait_text(page, "#gone-message", "Done.")
     attacks = page.locator("#gone-table").inner_text()

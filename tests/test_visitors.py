@@ -95,10 +95,11 @@ def test_a_run_stopped_before_its_first_step_leaves_the_original_in_effect(host)
     records.close()                                              # what Stop does to the generator
     assert [r.number for r in visitor.runs] == [1, 2] and visitor.runs[1].steps_done == 0
     assert visitor.edit is None and visitor.run is None and "original weights" in visitor.status(host)
+    assert "No Forget run in effect" in visitor.run_in_view()    # what Compare, checks and Evaluate then say
     with pytest.raises(ValueError, match="changed no weights"):
         visitor.apply_run(2, host)
     visitor.apply_run(1, host)                                   # the earlier run can still be applied
-    assert visitor.is_edited(host)
+    assert visitor.is_edited(host) and visitor.run_in_view().startswith("**Inspecting run 1:**")
 
 
 def test_an_edit_from_a_replaced_model_is_refused(host):

@@ -75,9 +75,11 @@ def retrace_clicked(fact_index, kind, samples, visitor, progress=gr.Progress()):
            f"largest indirect effect {peak_before:.3f} -> {peak_after:.3f}. {verdict}")
 
 
-def build(visitor: gr.State) -> None:
+def build(visitor: gr.State) -> gr.Markdown:
+    """The tab; returns its line saying which run it inspects (refreshed by the layout)."""
     with gr.Tab("Is it really gone?", id="gone"):
         gr.Markdown("Checks on your last Forget run that try to bring the forgotten facts back.")
+        in_view = gr.Markdown(elem_id="gone-in-view")
         with gr.Row():
             shots = Slider(1, 6, value=3, step=1, label="Facts before the prompt (k-shot attack)")
             examples = Slider(0, 4, value=2, step=1, label="Answered examples before the question")
@@ -108,3 +110,4 @@ def build(visitor: gr.State) -> None:
               retrace.click(retrace_clicked, [fact_index, kind, samples, visitor], [heat_before, heat_after, retrace_text],
                             api_name="retrace")]
     stop.click(None, None, None, cancels=events, api_visibility="private")
+    return in_view

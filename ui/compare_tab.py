@@ -89,8 +89,10 @@ def nullspace_clicked(visitor, progress=gr.Progress()):
     return figure, table.round(6)
 
 
-def build(visitor: gr.State) -> None:
+def build(visitor: gr.State) -> gr.Markdown:
+    """The tab; returns its line saying which run it inspects (refreshed by the layout)."""
     with gr.Tab("Compare", id="compare"):
+        in_view = gr.Markdown(elem_id="compare-in-view")
         with gr.Row():
             chosen = gr.CheckboxGroup(list(PROMPT_SETS), value=["forget facts", "neighbours (held out)",
                                                                 "other facts (held out)"],
@@ -126,3 +128,4 @@ def build(visitor: gr.State) -> None:
         null_run.click(nullspace_clicked, [visitor], [null_plot, null_table], api_name="null_space"),
     ]
     stop.click(None, None, None, cancels=events, api_visibility="private")
+    return in_view

@@ -64,10 +64,12 @@ def evaluate_clicked(mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_
            f"{len(benchmarks)} benchmarks.")
 
 
-def build(visitor: gr.State) -> None:
+def build(visitor: gr.State) -> gr.Markdown:
+    """The tab; returns its line saying which run it inspects (refreshed by the layout)."""
     with gr.Tab("Evaluate", id="evaluate"):
         gr.Markdown("Original (the base weights) vs your unlearned model, on your last Forget run's data: "
                     "forget facts and paraphrases, retain facts used by the run and held out, general texts.")
+        in_view = gr.Markdown(elem_id="evaluate-in-view")
         with gr.Accordion("Benchmarks (optional)", open=False):
             with gr.Row():
                 mc_source = gr.Textbox(value="", label="Multiple choice: files or names (wmdp-bio, wmdp-cyber, mmlu: online only), "
@@ -95,3 +97,4 @@ def build(visitor: gr.State) -> None:
     event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new,
                                          visitor], [table, chart, answers, message], api_name="evaluate")
     stop.click(lambda: "Stopped.", None, [message], cancels=[event], api_visibility="private")
+    return in_view

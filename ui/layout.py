@@ -41,9 +41,7 @@ def build_app() -> gr.Blocks:
             model = model_tab.build(visitor)
             located = locate_tab.build(visitor)
             forget = forget_tab.build(visitor, located["layers"], forget_tab.typed_row(*located["fact"]))
-            compare_tab.build(visitor)
-            checks_tab.build(visitor)
-            evaluate_tab.build(visitor)
+            in_view = [compare_tab.build(visitor), checks_tab.build(visitor), evaluate_tab.build(visitor)]
             runs_tab.build(visitor)
             export = export_tab.build(visitor)
         located["trace_event"].success(_traced_fact, [*located["fact_inputs"], visitor],
@@ -58,9 +56,9 @@ def build_app() -> gr.Blocks:
         statuses = [forget["status"], export["status"]]
 
         def refresh(v):
-            return model_tab.model_info(v), *[status_of(v)] * len(statuses)
+            return model_tab.model_info(v), *[status_of(v)] * len(statuses), *[v.run_in_view()] * len(in_view)
         for event in (demo.load, tabs.select):                     # a tab opened shows the edit in effect now
-            event(refresh, [visitor], [model["info"], *statuses], api_visibility="private")
+            event(refresh, [visitor], [model["info"], *statuses, *in_view], api_visibility="private")
     return demo
 
 

@@ -120,6 +120,13 @@ class Visitor:
         """Back to the original model (the runs stay in the history)."""
         self.edit, self.run = None, None
 
+    def run_in_view(self) -> str:
+        """One markdown line for the tabs that inspect a run (Compare, checks, Evaluate): which run they use."""
+        if self.run is None:
+            return ("**No Forget run in effect: your model is the original.** These results compare the original "
+                    "with your unlearned model, so run Forget first (or apply a run on the Runs tab).")
+        return f"**Inspecting run {self.run.number}:** {self.run.description()}."
+
     def is_edited(self, host: ModelHost) -> bool:
         return self.edit is not None and self.edit.base_version == host.version and self.edit.is_modified()
 
