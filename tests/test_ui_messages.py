@@ -92,7 +92,28 @@ def test_the_verdict_does_not_call_a_wrecked_model_a_success():
 
     def run(neighbours):
         last = SimpleNamespace(remaining=(), step=10, paraphrase_acc=None, neighbour_acc=neighbours)
-        return SimpleNamespace(last=last, metrics={}, seconds=70.0, status="done")
+        start = SimpleNamespace(status="start", elapsed_s=19.2)     # the record after the preparation
+        return SimpleNamespace(last=last, metrics={}, seconds=70.0, status="done", records=[start, last])
 
-    assert verdict(run(1.0)).startswith("**Forgotten** after 10 steps (70 s); neighbours kept: 100%")
+    assert verdict(run(1.0)).startswith("**Forgotten** after 10 steps (70 s, 19 s of it preparing); neighbours kept: 100%")
     assert verdict(run(0.0)).startswith("**Forgotten, but most neighbours went with it** after 10 steps")
+
+
+def test_stop_names_the_step_whose_weights_are_kept():
+    """Stop's message counts steps as the run does (and Runs lists it): the step the kept weights come from."""
+    from types import SimpleNamespace
+
+    from ui.forget_messages import stopped_message
+
+    def run(status, steps_done, number=3):
+        return SimpleNamespace(status=status, steps_done=steps_done, number=number, config=SimpleNamespace(steps=300))
+
+    visitor = Visitor()
+    assert stopped_message(visitor).startswith("Stopped: your weights reached so far are kept")
+    visitor.run = run("running", 15, number=0)
+    visitor.runs = [run("done", 40, number=1)]
+    assert stopped_message(visitor) == "Stopping run 2 (step 15 so far) ..."       # before the cancel settles
+    visitor.run = run("stopped", 16, number=2)
+    assert stopped_message(visitor).startswith("Stopped run 2 after step 16/300: your weights reached so far are kept")
+    visitor.run, visitor.runs = None, [run("stopped", 0, number=2)]                # stopped while preparing
+    assert "no weight changed" in stopped_message(visitor)

@@ -40,7 +40,7 @@ def verdict(run: RunRecord) -> str:
     headline = "Forgotten" if not last.remaining else left
     if last.neighbour_acc is not None and last.neighbour_acc < 0.5:       # a wrecked model is no success
         headline += ", but most neighbours went with it"
-    parts = [f"**{headline}** after {counted(last.step, 'step')} ({run.seconds:.0f} s)"]
+    parts = [f"**{headline}** after {counted(last.step, 'step')} ({_seconds(run)})"]
     if last.paraphrase_acc is not None:
         parts.append(f"paraphrases still answered: {last.paraphrase_acc:.0%}")
     if last.neighbour_acc is not None:
@@ -58,12 +58,34 @@ def verdict(run: RunRecord) -> str:
     return "; ".join(parts) + "."
 
 
+def _seconds(run: RunRecord) -> str:
+    """'51 s, 19 s of it preparing' (the start record comes once the preparation is over)."""
+    first = run.records[0] if run.records else None
+    if first is None or first.status != "start":
+        return f"{run.seconds:.0f} s"
+    return f"{run.seconds:.0f} s, {first.elapsed_s:.0f} s of it preparing"
+
+
+def stopped_message(visitor) -> str:
+    """What Stop says: the step the kept weights come from (the run's own count, as Runs lists it)."""
+    run = visitor.run
+    if run is None and visitor.edit is None and visitor.runs:     # a run stopped before changing a weight
+        run = visitor.runs[-1]
+    if run is not None and run.status == "running":
+        return f"Stopping run {run.number or len(visitor.runs) + 1} (step {run.steps_done} so far) ..."
+    kept = "your weights reached so far are kept; Reset restores the original."
+    if run is not None and run.status == "stopped":
+        if run.steps_done == 0:
+            return f"Stopped run {run.number} while preparing: no weight changed, the original model is in effect."
+        return f"Stopped run {run.number} after step {run.steps_done}/{run.config.steps}: {kept}"
+    return f"Stopped: {kept}"
+
+
 def while_running(record) -> str:
     """A step record's message; the last one says the new answers are being read (the run is not over yet)."""
     if record.status != "done":
         return record.message
-    return record.message.replace("; done in", "; trained in") + "; now reading the new answers (fluent? still " \
-        "saying the answer further on?)"
+    return record.message + "; now reading the new answers (fluent? still saying the answer further on?)"
 
 
 def closing_line(run: RunRecord) -> str:

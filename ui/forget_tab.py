@@ -22,7 +22,7 @@ from kuda_core.workflows.runs import RunRecord
 from ui.confirm import asks_first
 from ui.errors import user_errors
 from ui.forget_values import data_choice, unlearn_config
-from ui.forget_messages import closing_line, preparing_message, verdict, while_running
+from ui.forget_messages import closing_line, preparing_message, stopped_message, verdict, while_running
 from ui.forms import Form, option_widgets
 from ui.fact_picker import fact_label
 from ui.session import FORGET_ESTIMATOR, HOST, OPTIONS, busy_note, model_key, shared_note, status_of
@@ -266,7 +266,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
     tau_mode.change(_ladder, [tau_mode], [tune_taus], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
-    stopped = lambda v: (status_of(v), "Stopped: your weights reached so far are kept; Reset restores the original.")  # noqa: E731
+    stopped = lambda v: (status_of(v), stopped_message(v))  # noqa: E731
     stop.click(stopped, [visitor], [status, message], cancels=[event, tune_event], api_visibility="private").then(
         stopped, [visitor], [status, message], api_visibility="private")   # again once the cancel has settled
     reset.click(reset_clicked, [visitor], [status, message], api_name="reset")
