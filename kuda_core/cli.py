@@ -27,7 +27,7 @@ from kuda_core.data.probes import load_general_texts, load_probes
 from kuda_core.inspect.benchmarks import make_benchmarks
 from kuda_core.inspect.evaluate import iter_evaluate
 from kuda_core.locate.average import iter_average_trace
-from kuda_core.locate.suggest import other_token_note, suggestions_by_token
+from kuda_core.locate.suggest import other_token_note, suggestions_by_token, weak_trace_note
 from kuda_core.model import network
 from kuda_core.model.loading import load_model
 from kuda_core.model.snapshot import WeightSnapshot
@@ -154,9 +154,10 @@ def locate_stage(p: Pipeline) -> None:
         p.figures["layer_scores"] = plots.layer_effect_curve(suggestion.scores, (p.layers[0], p.layers[-1] + 1))
         print(f"layers (suggested from MLP AIE at the {section.token} subject token, total "
               f"{suggestion.total:.4f}): {list(p.layers)}")
-        note = other_token_note(by_token, section.token)
-        if note:
-            print(note)
+        mean_p = [sum(getattr(r, k) for r in traced) / len(traced) for k in ("p_clean", "p_corrupt")]
+        for note in (other_token_note(by_token, section.token), weak_trace_note(*mean_p)):
+            if note:
+                print(note)
     bad = [x for x in p.layers if x >= p.lm.n_layers]
     if bad:
         raise ValueError(f"Layers {bad} do not exist: the model has {p.lm.n_layers} layers")

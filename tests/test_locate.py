@@ -84,3 +84,11 @@ def test_trace_estimate_scales_with_the_work_and_learns_from_runs(tiny_lm):
     assert estimator.estimate(tiny_lm, prompt, "city", ("mlp",), 3) < one      # a later subject: fewer rows to run
     estimator.record(estimated=one, actual=4 * one)                           # slower than thought: estimates grow
     assert estimator.estimate(tiny_lm, prompt, subject, ("mlp",), 3) == pytest.approx(one * 4 ** 0.7)
+
+
+def test_a_weak_trace_is_said_to_give_an_unreliable_suggestion():
+    from kuda_core.locate.suggest import weak_trace_note
+
+    assert weak_trace_note(p_clean=0.70, p_corrupt=0.04) is None                   # the Eiffel Tower fact
+    assert "unreliable" in weak_trace_note(p_clean=0.29, p_corrupt=0.25)           # hiding the subject keeps most of p
+    assert "0.07 to 0.01" in weak_trace_note(p_clean=0.069, p_corrupt=0.005)       # a fact the model hardly gives

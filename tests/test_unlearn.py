@@ -85,7 +85,7 @@ def test_a_run_that_hits_the_cap_says_what_remains(taught):
     records = run_unlearn(taught, FORGET, RETAIN, TEXTS, UnlearnConfig(steps=3, **{**FAST, "stop_at": 0.0, "lr": 1e-6}))
     assert "NOT all forgotten after the cap of 3 steps" in records[-1].message
     took = re.search(r"done in ([\d.]+) s \(([\d.]+) s preparing, ([\d.]+) s training\)$", records[-1].message)
-    assert took and float(took[2]) == round(records[0].elapsed_s, 1)       # the preparation told apart
+    assert took and abs(float(took[2]) - records[0].elapsed_s) < 0.06      # the preparation told apart
     assert abs(float(took[1]) - float(took[2]) - float(took[3])) < 0.11
     assert set(records[-1].remaining) == {f.prompt for f in FORGET}
     running = [r.message for r in records if r.status == "running"]        # each says how long the rest takes

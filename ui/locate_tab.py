@@ -170,8 +170,11 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
 
 def _scored(results: dict, visitor) -> dict | None:
     mlp = results.get("mlp")
-    return None if mlp is None else {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": "",
-                                     "state": visitor.state(HOST), "answer": mlp.answer}
+    if mlp is None:
+        return None
+    weak = suggest.weak_trace_note(mlp.p_clean, mlp.p_corrupt)
+    return {"effects": [mlp.indirect_effect], "ranges": [mlp.subject_range], "note": f"  \n{weak}" if weak else "",
+            "state": visitor.state(HOST), "answer": mlp.answer}
 
 
 def _outputs(scored, values):

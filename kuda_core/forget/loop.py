@@ -81,7 +81,6 @@ def iter_unlearn(
             ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules, neighbours)
             record = _start(ctx, started, f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                                           f"{len(general_texts)} texts; {ctx.note}")
-            ctx.extras["prepared_s"] = record.elapsed_s
         yield record
         if config.stop_at is not None and not bool(ctx.still_answered.any()):
             yield _record(ctx, 0, None, None, started, "error", _nothing_to_forget(ctx))
@@ -141,6 +140,7 @@ def _start(ctx: StepContext, started: float, message: str) -> StepRecord:
     if unknown and len(unknown) < len(ctx.forget_prompts):
         shown = "; ".join(repr(p) for p in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
         message += f"; {len(unknown)} forget facts are not answered by the model even before training ({shown})"
+    ctx.extras["prepared_s"] = time.perf_counter() - started            # what "done in ... s" tells apart
     return _record(ctx, 0, None, evaluation, started, "start", message)
 
 
@@ -280,8 +280,7 @@ def _cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
 
 
 def _record(ctx, step, stats, evaluation, started, status, message, remaining=()) -> StepRecord:
-    stats, evaluation = stats or {}, evaluation or {}
-    nan = float("nan")
+    stats, evaluation, nan = stats or {}, evaluation or {}, float("nan")
     return StepRecord(
         step=step, total_steps=ctx.config.steps,
         loss=stats.get("loss", nan), forget_loss=stats.get("forget_loss", nan),

@@ -6,6 +6,7 @@
     >>> suggestion.layers, suggestion.total, suggestion.scores
     >>> by_token = suggestions_by_token(effects, ranges)      # {"last": ..., "strongest": ...}
     >>> other_token_note(by_token, "last")                    # a hint when the two disagree, else None
+    >>> weak_trace_note(p_clean=0.29, p_corrupt=0.25)         # a warning when the subject hardly matters, else None
 
 The per-layer score is the MLP indirect effect at the last subject token (or, as an option, at the
 subject token with the strongest effect), averaged over prompts; the suggested window is the run of
@@ -24,6 +25,13 @@ TOKEN_CHOICES = ("last", "strongest")
 # both scorings picked the same windows; on single facts whose entity is recognised before its last
 # token ("E|iffel|Tower") the last-token score is weak and points far too high (layers 14-16).
 DEFAULT_TOKEN = "strongest"
+# A trace is weak when hiding the subject barely moves the answer: a total effect (p clean - p corrupted)
+# under WEAK_TOTAL_EFFECT, or more than WEAK_KEPT_SHARE of p kept. Whatever window then scores highest is
+# noise. Measured on 36 probe facts (2 per topic, 3 samples): 33 pass both; the weak three are two sports
+# facts the model hardly answers (p 0.06-0.07) and "Google's operating system for phones is called"
+# (0.48 -> 0.40: the rest of the prompt gives the answer away).
+WEAK_TOTAL_EFFECT = 0.1
+WEAK_KEPT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -109,3 +117,14 @@ def other_token_note(by_token: dict[str, Suggestion], chosen: str) -> str | None
     if other_token == "strongest" and other.total > 2 * max(mine.total, 0.0):
         note += "; the subject seems to be recognised before its last token, so that window may be the better choice"
     return note + "."
+
+
+def weak_trace_note(p_clean: float, p_corrupt: float) -> str | None:
+    """A warning when hiding the subject hardly changes p(answer) (the suggestion is then unreliable), else None."""
+    total = p_clean - p_corrupt
+    if total >= WEAK_TOTAL_EFFECT and p_corrupt <= WEAK_KEPT_SHARE * p_clean:
+        return None
+    return (f"**Weak trace: this suggestion is unreliable.** Hiding the subject moves p(answer) only from "
+            f"{p_clean:.2f} to {p_corrupt:.2f}, so no layer clearly carries this answer from the subject. Check that "
+            "the answer depends on the subject and that the model gives it with some confidence, or use a topic "
+            "average.")
