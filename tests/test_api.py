@@ -110,3 +110,11 @@ def test_a_client_exports_only_inside_the_runs_folder(api):
 
     other = Client(client.src, verbose=False)                       # another visitor may not replace it
     assert "not written in this session" in refused(other, "/export", {"path": "mine", "overwrite": True})
+
+
+def test_a_trace_whose_subject_barely_matters_is_said_to_be_weak(api):
+    """Hiding "Google" moves p(" Android") only from 0.48 to 0.40: the suggested layers come with a warning."""
+    client, _ = api
+    status, layers, _ = client.predict(prompt="Google's operating system for phones is called", subject="Google",
+                                       answer="", kinds=["mlp"], samples=3, api_name="/trace")
+    assert "Weak trace: this suggestion is unreliable" in status and layers, status

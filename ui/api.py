@@ -50,15 +50,16 @@ def api_trace(prompt: str, subject: str, answer: str, kinds: list, samples: floa
         results[kind] = partial
     elapsed = time.perf_counter() - started
     ESTIMATOR.record(estimated, elapsed)      # ignores a missing estimate
-    layers = []
+    layers, weak = [], None
     if "mlp" in results:
         mlp = results["mlp"]
         scores = suggest.layer_scores([mlp.indirect_effect], [mlp.subject_range], token)
         layers = list(suggest.suggest_window(scores, int(size)).layers)
+        weak = suggest.weak_trace_note(mlp.p_clean, mlp.p_corrupt)
     last = results[kinds[-1]]
     grids = {kind: {"tokens": list(r.tokens), "scores": r.scores.round(6).tolist()} for kind, r in results.items()}
     return (f"Traced {last.answer!r} in {elapsed:.1f} s (estimated {estimated:.0f} s): p clean {last.p_clean:.3f}, "
-            f"p corrupted {last.p_corrupt:.3f}", layers,
+            f"p corrupted {last.p_corrupt:.3f}" + (f". {weak}" if weak else ""), layers,
             json.dumps(grids))
 
 
