@@ -88,3 +88,19 @@ def test_evaluation_and_topk_bars():
     figure = topk_bars([(" Paris", 0.7), (" the", 0.1)], highlight=" Paris")
     bar = figure.data[0]
     assert bar.orientation == "h" and list(bar.x) == [0.7, 0.1] and bar.marker.color[0] != bar.marker.color[1]
+
+
+def test_the_runs_scatter_draws_a_run_without_the_colour_value_in_grey():
+    """A run that made no fact forgotten has no fluency: its marker is grey, not an error (the Runs tab then kept
+    showing its old table, silently)."""
+    from kuda_core.report.progress_plots import runs_scatter
+
+    rows = [{"run": 1, "method": "kuda", "forget": 0.0, "neighbours": 1.0, "fluent": 0.0},
+            {"run": 3, "method": "kuda", "forget": 1.0, "neighbours": 1.0, "fluent": None},
+            {"run": 2, "method": "gd", "forget": 0.0, "neighbours": 0.2, "fluent": 0.5}]
+    figure = runs_scatter(rows, "fluent")
+    figure.to_json()                                                   # plotly validates every value
+    by_name = {t.name: t for t in figure.data}
+    assert set(by_name) == {"kuda", "kuda (no fluent)", "gd"}
+    assert by_name["kuda (no fluent)"].marker.color == "lightgrey" and list(by_name["kuda (no fluent)"].text) == ["#3"]
+    assert list(by_name["kuda"].marker.color) == [0.0]
