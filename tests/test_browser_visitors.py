@@ -1,6 +1,7 @@
 """Two visitors in two browser contexts on one app, and Stop in the middle of long work."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -108,7 +109,14 @@ def test_stop_during_a_trace_and_during_forget(page, app_server):
     _forget(page, "300", wait=False)
     _wait_text(page, "#forget-message", "Step ")
     page.locator("#forget-stop").click()
-    _wait_text(page, "#forget-message", "Stopped")
-    assert "Error" not in page.locator("#forget-message").inner_text()
+    _wait_text(page, "#forget-message", "Stopped run")                 # once the step in progress has ended
+    said = page.locator("#forget-message").inner_text()
+    assert "Error" not in said
+    number, step = re.search(r"Stopped run (\d+) after step (\d+)/300", said).groups()
+    page.get_by_role("tab", name="Runs").click()                        # the same step count as the message's
+    _wait_text(page, "#runs-table", "stopped")
+    cells = [c.strip() for c in page.locator("#runs-table").inner_text().split("\n") if c.strip()]
+    mine = cells[cells.index("in effect") + 1:][:6]                     # the first run's row: run .. steps
+    assert mine[0] == number and mine[4:6] == ["stopped", step], (mine, said)
     assert _generate(page, "The capital of Japan is").startswith(" Tokyo")
     assert _health(app_server.url)["hooks"] == 0

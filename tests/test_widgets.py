@@ -9,8 +9,9 @@ from ui.widgets import Number, Slider
 
 def test_an_emptied_slider_is_refused_by_name():
     samples = Slider(1, 20, value=10, step=1, label="Noise samples")
-    with pytest.raises(gr.Error, match="Give a value for 'Noise samples'"):
+    with pytest.raises(gr.Error, match="Give a value for 'Noise samples'") as refused:
         samples.preprocess(None)
+    assert refused.value.duration is None and not refused.value.print_exception   # stays; no traceback logged
     with pytest.raises(gr.Error, match="Noise samples: value 0 is less than the minimum 1"):
         samples.preprocess(0)
     with pytest.raises(gr.Error, match="Noise samples: value 21 is greater than the maximum 20"):

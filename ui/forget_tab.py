@@ -33,6 +33,7 @@ LAYERS_UNTRACED = ("not traced yet: a fixed start, not chosen for your fact; tra
 LAYERS_CARRIED = "carried over from Locate (its suggestion for the fact traced there, or the layers you ticked)"
 SOURCES = ("built-in probes", "typed rows", "uploaded file", "Hugging Face dataset")
 HF_SOURCE = SOURCES[3]
+STOP_WAIT_S = 120                     # how long Stop waits for the run to end its current step before it says so
 CURVE_KEYS = ("loss", "forget_loss", "retain_loss", "krd", "retain_drift", "grad_cos", "forget_acc", "paraphrase_acc",
               "neighbour_acc", "retain_acc")
 
@@ -61,6 +62,17 @@ def _figures(run: RunRecord):
     keys = [k for k in CURVE_KEYS if any(r.get(k) is not None for r in rows)]
     details = training_curves(rows, keys, titles=CURVE_TITLES) if len(rows) > 1 else None
     return forget_progress(rows, run.config.stop_at), details
+
+
+def stop_settled(visitor):
+    """After Stop (which cancels the run): once the run has ended the step it was in (up to STOP_WAIT_S), the step
+    its kept weights come from, with the plots and table brought up to that step."""
+    run = visitor.run
+    deadline = time.monotonic() + STOP_WAIT_S
+    while run is not None and run.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    shown = (*_figures(run), _table(run.step_rows())) if run is not None and run.records else (gr.skip(),) * 3
+    return status_of(visitor), stopped_message(visitor), *shown
 
 
 @user_errors
@@ -266,9 +278,9 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
     tau_mode.change(_ladder, [tau_mode], [tune_taus], api_visibility="private")
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
-    stopped = lambda v: (status_of(v), stopped_message(v))  # noqa: E731
-    stop.click(stopped, [visitor], [status, message], cancels=[event, tune_event], api_visibility="private").then(
-        stopped, [visitor], [status, message], api_visibility="private")   # again once the cancel has settled
+    stop.click(lambda v: (status_of(v), stopped_message(v)), [visitor], [status, message], cancels=[event, tune_event],
+               api_visibility="private").then(stop_settled, [visitor], [status, message, progress_plot, curves, table],
+                                              api_visibility="private")
     reset.click(reset_clicked, [visitor], [status, message], api_name="reset")
     return {"status": status, "form": form, "events": [event, tune_event], "source": forget_source,
             "typed": forget_typed}

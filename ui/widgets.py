@@ -15,17 +15,22 @@ from __future__ import annotations
 import gradio as gr
 
 
+def _refused(message: str) -> gr.Error:
+    """The pop-up for a refused value: it stays until closed, and the server log gets no traceback for it."""
+    return gr.Error(message, duration=None, print_exception=False)
+
+
 def _named(component, payload, preprocess, empty_allowed: bool):
     label = component.label or "this value"
     if payload is None:
         if empty_allowed:
             return None
-        raise gr.Error(f"Give a value for '{label}'")
+        raise _refused(f"Give a value for '{label}'")
     minimum, maximum = component.minimum, component.maximum
     if minimum is not None and payload < minimum:
-        raise gr.Error(f"{label}: value {payload} is less than the minimum {minimum}")
+        raise _refused(f"{label}: value {payload} is less than the minimum {minimum}")
     if maximum is not None and payload > maximum:
-        raise gr.Error(f"{label}: value {payload} is greater than the maximum {maximum}")
+        raise _refused(f"{label}: value {payload} is greater than the maximum {maximum}")
     return preprocess(payload)
 
 
