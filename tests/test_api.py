@@ -4,6 +4,7 @@ outside the runs folder, whatever a client types."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,17 @@ def test_a_client_exports_only_inside_the_runs_folder(api):
 
     other = Client(client.src, verbose=False)                       # another visitor may not replace it
     assert "not written in this session" in refused(other, "/export", {"path": "mine", "overwrite": True})
+
+
+def test_two_clients_leaving_the_folder_out_get_a_bundle_each(api):
+    """The schema offers every client the same default folder name; the second one used to be refused ("exists")."""
+    client, runs = api
+    from gradio_client import Client
+
+    written = [Client(client.src, verbose=False).predict(api_name="/export") for _ in range(2)]
+    folders = [message.split("`")[1] for message in written]
+    assert all("Bundle written" in message for message in written) and folders[0] != folders[1], written
+    assert all((Path(folder) / "model" / "model.safetensors").is_file() for folder in folders)
 
 
 def test_a_trace_whose_subject_barely_matters_is_said_to_be_weak(api):

@@ -38,9 +38,14 @@ STALE_CHECKS_NOTE = ("run.json holds the settings of this run's \"Is it really g
 ORIGINAL_NOTE = "No Forget run of yours is in effect: the bundle holds the original model's weights."
 
 
+API_DEFAULT_PATH = [""]      # the folder name the API schema offers every client (made once, when the app is built)
+
+
 @user_errors
 def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     target = export_path(path).resolve()
+    if path == API_DEFAULT_PATH[0] and target.exists() and target not in visitor.bundles and not overwrite:
+        target = export_path(default_bundle_path()).resolve()   # a second API client left the path out: a fresh one
     if overwrite and target.exists() and target not in visitor.bundles:
         raise ValueError(f"{target.name} was not written in this session: only your own bundles can be overwritten; "
                          "choose another folder name")
@@ -112,6 +117,7 @@ def build(visitor: gr.State) -> dict:
         with gr.Row():
             path = gr.Textbox(value=default_bundle_path, elem_id="export-path", scale=3,
                               label=f"Bundle folder, inside the app's runs folder ({OPTIONS.runs_dir.resolve()})")
+            API_DEFAULT_PATH[0] = path.value
             overwrite = gr.Checkbox(value=False, label="Overwrite")
             export = gr.Button("Export bundle", variant="primary", elem_id="export-run")
         export_message = gr.Markdown("", elem_id="export-message")
