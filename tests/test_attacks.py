@@ -50,6 +50,18 @@ def test_attack_prompts_never_show_the_answer():
     assert shot_prompt.startswith("The quick brown fox")      # the same relation comes first
 
 
+def test_attack_shots_leave_out_the_answer_whatever_its_accents():
+    """A typed 'Dali' must not meet a shot saying 'Salvador Dalí' (the filter compared raw strings)."""
+    forget = [Fact("The Persistence of Memory is a famous painting by", "The Persistence of Memory", " Dali",
+                   relation="painter")]
+    dali = Fact("The Elephants is a famous painting by", "The Elephants", " Salvador Dalí", relation="painter")
+    others = [Fact(f"Painting number {i} is a famous painting by", f"Painting number {i}", f" Painter {i}",
+                   relation="painter") for i in range(3)]
+    for seed in range(20):
+        attacks = attack_prompts(forget, [dali, *others], AttackConfig(shots=3, question_examples=2, seed=seed))
+        assert not any("Dalí" in prompt for rows in attacks.values() for prompt, _, _ in rows), seed
+
+
 def test_prompt_attacks_compare_original_and_unlearned(forgotten):
     lm, snapshot = forgotten
     records = {r.name: r for r in iter_prompt_attacks(lm, snapshot, FORGET, CONTEXT)}

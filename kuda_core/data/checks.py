@@ -77,7 +77,7 @@ def names_answer(text: str, answer: str, prompt: str = "") -> bool:
     ("The Sydney Harbour Bridge ..."), that name repeated is not the answer:
     names_answer(" Parramatta. The Sydney Harbour Bridge is", " Sydney", "The Sydney Harbour Bridge is in") -> False.
     """
-    text, answer, prompt = _unaccented(text), _unaccented(answer), _unaccented(prompt)
+    text, answer, prompt = unaccented(text), unaccented(answer), unaccented(prompt)
     word = answer.strip()
     if not word:
         return False
@@ -89,6 +89,6 @@ def names_answer(text: str, answer: str, prompt: str = "") -> bool:
     return False
 
 
-def _unaccented(text: str) -> str:
+def unaccented(text: str) -> str:
     """'Brasília' -> 'Brasilia': letters without their combining accents (NFKD)."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

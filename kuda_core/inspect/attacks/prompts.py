@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kuda_core.data.checks import check_facts
+from kuda_core.data.checks import check_facts, unaccented
 from kuda_core.data.facts import Fact
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
@@ -56,10 +56,11 @@ class AttackRecord:
 
 
 def _shots(fact: Fact, pool: Sequence[Fact], k: int, rng: random.Random) -> list[Fact]:
-    """k context facts, same relation first, none with the forget fact's answer (or its text) in it."""
-    answer = fact.answer.strip().casefold()
-    usable = [f for f in pool if f.subject != fact.subject and f.answer.strip().casefold() != answer
-              and answer not in f.text.casefold()]
+    """k context facts, same relation first, none with the forget fact's answer (or its text) in it, accents and
+    case aside ('Dali' is kept out of a shot about 'Salvador Dalí')."""
+    answer = unaccented(fact.answer.strip()).casefold()
+    usable = [f for f in pool if f.subject != fact.subject and unaccented(f.answer.strip()).casefold() != answer
+              and answer not in unaccented(f.text).casefold()]
     same = [f for f in usable if f.relation and f.relation == fact.relation]
     chosen = rng.sample(same, min(k, len(same)))
     rest = [f for f in usable if f not in chosen]
