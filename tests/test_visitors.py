@@ -92,6 +92,7 @@ def test_a_run_stopped_before_its_first_step_leaves_the_original_in_effect(host)
     records = jobs.iter_forget(host, visitor, new_run(steps=2))
     start = next(records)
     assert start.step == 0
+    assert visitor.run_in_view().startswith("**Inspecting run 2:**")   # named while it runs (it said "run 0")
     records.close()                                              # what Stop does to the generator
     assert [r.number for r in visitor.runs] == [1, 2] and visitor.runs[1].steps_done == 0
     assert visitor.edit is None and visitor.run is None and "original weights" in visitor.status(host)

@@ -55,7 +55,7 @@ def iter_forget(host: ModelHost, visitor: Visitor, run: RunRecord, disk_root=Non
     """
     names = [n + ".weight" for n in trainable_names(host.require(), run.config)]
     edit = visitor.start_edit(host, names, run.description())
-    visitor.run = run
+    visitor.run, run.number = run, visitor.next_run_number()
     try:
         for record in host.steps(edit, iter_run(host.require(), run), capture=True):
             edit.description = run.description()

@@ -61,10 +61,14 @@ class Visitor:
         self.run = None
         return self.edit
 
+    def next_run_number(self) -> int:
+        """The number the next run gets (1, 2, ...), given while it runs: the tabs name it before it is kept."""
+        return max((r.number for r in self.runs), default=0) + 1
+
     def keep_run(self, run: RunRecord, edit: Edit, disk_root: Path | None = None) -> None:
         """Add a finished (or stopped) run and its edit to the history. A run that changed no weight
         (stopped while preparing, or nothing to forget) keeps no edit: the original model is in effect."""
-        run.number = max((r.number for r in self.runs), default=0) + 1
+        run.number = run.number or self.next_run_number()
         self.runs.append(run)
         if not edit.is_modified():
             if self.edit is edit:
