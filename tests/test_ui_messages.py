@@ -52,6 +52,28 @@ def test_refused_input_keeps_the_outputs_and_faults_still_raise():
     assert closed == [0, 1, None]
 
 
+def test_a_refusal_on_the_page_stays_until_closed(monkeypatch):
+    """A 10-s warning for 'Choose the layers to edit' went unseen by a visitor reading the results lower down."""
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    from ui import errors
+
+    shown = []
+    monkeypatch.setattr(errors.gr, "Warning", lambda message, **kwargs: shown.append((message, kwargs)))
+
+    def bad():
+        raise ValueError("Choose the layers to edit (Locate suggests them)")
+
+    token = LocalContext.request.set(SimpleNamespace(headers={"x-gradio-user": "app"}))
+    try:
+        assert errors.user_errors(bad)() == gr.skip()
+    finally:
+        LocalContext.request.reset(token)
+    assert shown == [("Choose the layers to edit (Locate suggests them)", {"duration": None})]
+
+
 def test_an_lr_far_above_the_default_is_pointed_out():
     from kuda_core.forget.config import UnlearnConfig
     from ui.forget_messages import pace_warning

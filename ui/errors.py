@@ -7,7 +7,8 @@ Expected errors (bad input, missing files, a model that does not fit) are logged
 shown as they are; anything else is a fault: its traceback goes to the log (once) and the user is
 told so. Messages are HTML-escaped: what a visitor typed is never rendered as markup.
 
-In the browser an expected error raised before the handler's first output is a pop-up warning,
+In the browser an expected error raised before the handler's first output is a pop-up warning (it
+stays until closed),
 and every output stays as it was (gr.skip): a mistyped number does not wipe the results on screen
 behind gradio's red "Error" badges. Faults, errors once a handler has shown something, and every
 error of a call through the API (gradio_client, curl: not the app's own page, which says
@@ -60,9 +61,10 @@ def _from_the_page() -> bool:
 
 
 def _warn(error: Exception):
-    """Pop up the error's message as a warning; the gr.skip() that keeps every output as it was."""
+    """Pop up the error's message as a warning that stays until closed (a 10-s one went unseen by a visitor
+    scrolled down to the results); the gr.skip() that keeps every output as it was."""
     message = to_gradio(error).message
-    gr.Warning(message)
+    gr.Warning(message, duration=None)
     return gr.skip()
 
 
