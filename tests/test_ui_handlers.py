@@ -119,10 +119,12 @@ def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     visitor = Visitor()
     outputs = list(run_clicked(form_data(form, visitor, **TYPED, layers=[1], steps=3, lr=1e-2), progress=no_progress))
     assert "after 3 steps" in outputs[-1][3]                              # no estimate before the first timed run
-    assert outputs[0][3].startswith("Preparing: checking which forget facts the model answers (2 facts)") and "estimated" not in outputs[0][3]
+    assert outputs[0][3].startswith("Preparing: checking which forget facts the model answers (2 facts)")
+    assert "No time estimate yet: no Forget run has been timed on this machine" in outputs[0][3]
     model = model_key()
     assert FORGET_ESTIMATOR.estimate(model, visitor.run.config, visitor.run.data) > 0
     FORGET_ESTIMATOR.per_step[(model, "kuda")] = 10.0                     # as if this machine took 10 s a step
+    FORGET_ESTIMATOR.steps_taken[(model, "kuda")] = [40]                  # and its runs stopped after 40 steps
     long = form_data(form, visitor, **TYPED, layers=[1], steps=50, lr=1e-2)
     asked = list(run_clicked(long, progress=no_progress))
     assert len(asked) == 1 and "estimated at about" in asked[-1][3] and "Click again" in asked[-1][3]
@@ -130,6 +132,9 @@ def test_a_long_forget_run_asks_before_it_starts(served, forget_form):
     FORGET_ESTIMATOR.per_step[(model, "kuda")] = 1e-3                     # the second click starts it anyway
     started = list(run_clicked(long, progress=no_progress))
     assert "edited layers (1) for the null-space" in started[0][3] and "estimated at about" in started[0][3]
+    from ui.forget_messages import preparing_message                      # runs here stop earlier than the cap
+    assert ("Estimated at about 60 s, as runs here stopped once forgotten; 120 s at most (the 50-step cap)."
+            in preparing_message(visitor.run, 60.0, 120.0))
     assert visitor.run.config.steps == 50 and "Done." in started[-1][3]
 
 

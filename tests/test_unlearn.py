@@ -205,6 +205,11 @@ def test_forget_time_estimate_learns_the_pace_and_the_fixed_part(taught):
     pace = (records[-1].elapsed_s - records[0].elapsed_s) / 4
     assert estimator.estimate("m", replace(config, steps=8), data) == pytest.approx(total + 4 * pace)
     assert estimator.estimate("other model", config, data) is None
+    assert estimator.expected("m", replace(config, steps=8), data) == pytest.approx(total + 4 * pace)   # no ended run
+    until = replace(config, steps=8, stop_at=0.0)
+    estimator.steps_taken[("m", until.method)] = [2, 4]                     # until-forgotten runs here took 3 steps
+    assert estimator.expected("m", until, data) == pytest.approx(estimator.estimate("m", until, data) - 5 * pace)
+    assert estimator.expected("m", replace(until, stop_at=None), data) == estimator.estimate("m", until, data)
     assert data_rows(data) == len(FORGET) + len(RETAIN) + len(TEXTS) + sum(len(f.paraphrases) for f in FORGET + RETAIN)
 
 

@@ -1,6 +1,6 @@
 """What the Forget tab writes about a run: the preparing line, the last step, the verdict a room reads.
 
-    >>> preparing_message(run, estimated=40.0)   # before the first record
+    >>> preparing_message(run, estimated=40.0, at_cap=90.0)   # before the first record
     >>> while_running(record)                    # a step record's line (the last one: answers being read)
     >>> verdict(run) + "  \n" + closing_line(run)  # the final two lines
 """
@@ -11,10 +11,17 @@ from kuda_core.forget.methods import REGISTRY
 from kuda_core.workflows.runs import RunRecord
 
 
-def preparing_message(run: RunRecord, estimated: float | None) -> str:
-    """What the visitor reads while a run prepares (before its first record)."""
+def preparing_message(run: RunRecord, estimated: float | None, at_cap: float | None = None) -> str:
+    """What the visitor reads while a run prepares (before its first record): `estimated` the seconds it is
+    expected to take, `at_cap` the seconds if it runs every step up to the cap."""
     layers = ", ".join(map(str, run.config.layers))
-    when = f" Up to the step cap the run is estimated at about {estimated:.0f} s." if estimated else ""
+    if estimated is None:
+        when = " No time estimate yet: no Forget run has been timed on this machine."
+    elif at_cap is not None and at_cap > estimated + 1:
+        when = (f" Estimated at about {estimated:.0f} s, as runs here stopped once forgotten; {at_cap:.0f} s at "
+                f"most (the {run.config.steps}-step cap).")
+    else:
+        when = f" Up to the step cap the run is estimated at about {estimated:.0f} s."
     keys = (f" and collecting the retained keys of the edited layers ({layers}) for the null-space projection"
             if run.config.tau is not None else f" on the edited layers ({layers})")
     return (f"Preparing: checking which forget facts the model answers ({counted(len(run.data.forget), 'fact')})"

@@ -80,7 +80,8 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
     values, visitor = form.values(data), data[form["visitor"]]
     choice, config = data_choice(values), unlearn_config(values)
     run = RunRecord(choice, build_split(choice), config)
-    estimated = FORGET_ESTIMATOR.estimate(model_key(), config, run.data)
+    at_cap = FORGET_ESTIMATOR.estimate(model_key(), config, run.data)
+    estimated = FORGET_ESTIMATOR.expected(model_key(), config, run.data)      # until forgotten, as runs here took
     question = asks_first(visitor, "forget", (visitor.state(HOST), repr(choice), repr(config)), estimated, "This run",
                           "fewer facts or steps")
     if question:
@@ -88,7 +89,7 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
         return
     started, watch = time.perf_counter(), HOST.sharing()
     progress(0.0, desc="preparing")
-    yield gr.update(), gr.update(), gr.update(), preparing_message(run, estimated) + busy_note(watch), status_of(visitor)
+    yield gr.update(), gr.update(), gr.update(), preparing_message(run, estimated, at_cap) + busy_note(watch), status_of(visitor)
     for record in jobs.iter_forget(HOST, visitor, run, OPTIONS.runs_dir):
         progress(record.step / config.steps, desc=while_running(record))
         if record.status == "error":
