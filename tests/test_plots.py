@@ -104,3 +104,14 @@ def test_the_runs_scatter_draws_a_run_without_the_colour_value_in_grey():
     assert set(by_name) == {"kuda", "kuda (no fluent)", "gd"}
     assert by_name["kuda (no fluent)"].marker.color == "lightgrey" and list(by_name["kuda (no fluent)"].text) == ["#3"]
     assert list(by_name["kuda"].marker.color) == [0.0]
+
+
+def test_the_lens_heatmap_boxes_each_run_of_edited_layers():
+    """The edited layers were outlined in thin white lines that a visitor could not find on the yellow cells."""
+    from kuda_core.report.progress_plots import lens_heatmap
+
+    ranks = np.array([[9000, 50, 3, 1, 1, 2, 4, 8], [10, 20, 30, 40, 50, 60, 70, 80]], dtype=float)   # (F=2, L=8)
+    figure = lens_heatmap(ranks, ["a", "b"], edited=(1, 2, 3, 6))
+    boxes = [(shape.x0, shape.x1) for shape in figure.layout.shapes]
+    assert boxes == [(0.5, 3.5), (5.5, 6.5)] and all(shape.line.color == "#e4002b" for shape in figure.layout.shapes)
+    assert figure.data[0].customdata[0][0] == 9000                   # the hover reads the rank itself

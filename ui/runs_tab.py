@@ -13,6 +13,11 @@ from ui.widgets import Number
 
 RUN_COLUMNS = ["run", "title", "layers", "facts", "status", "steps", "seconds", "forget", "paraphrase", "neighbours",
                "retain", "fluent", "3-shot recovered", "relearn @30", "in effect"]   # the table's columns (no method)
+COLUMNS_HELP = ("**forget**, **paraphrase**: top-1 accuracy on the forget facts' prompts and on their paraphrases "
+                "(empty: the facts have none); **neighbours**, **retain**: on the held-out facts of the same "
+                "relations and on the other held-out facts; **fluent**: the share of the forgotten facts whose new "
+                "20-token answer the fluency verdict reads as fluent (empty: none forgotten); **3-shot recovered**, "
+                "**relearn @30**: filled once \"Is it really gone?\" has run on that run.")
 COLOUR_BY = {"fluency of the new answers": "fluent", "3-shot attack recovery": "3-shot recovered"}
 
 
@@ -66,7 +71,8 @@ def build(visitor: gr.State) -> None:
             colour = gr.Radio(list(COLOUR_BY), value="fluency of the new answers", label="Colour the markers by")
             show = gr.Button("Show my runs", elem_id="runs-show")
         message = gr.Markdown("", elem_id="runs-message")
-        table = gr.Dataframe(label="Runs", interactive=False, elem_id="runs-table", headers=RUN_COLUMNS)
+        table = gr.Dataframe(label="Runs", interactive=False, elem_id="runs-table", headers=RUN_COLUMNS, wrap=True)
+        gr.Markdown(COLUMNS_HELP, elem_id="runs-columns-help")
         scatter = gr.Plot(label="Forget accuracy vs neighbours kept", elem_id="runs-scatter")
         with gr.Row():
             number = Number(value=None, precision=0, label="Run number", elem_id="runs-number")

@@ -46,6 +46,17 @@ def forget_progress(rows: Sequence[Mapping], target: float | None = 0.0) -> go.F
     return figure
 
 
+def _spans(layers: Sequence[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive layers: (4, 5, 6, 9) -> [(4, 6), (9, 9)]."""
+    spans: list[tuple[int, int]] = []
+    for layer in sorted(set(layers)):
+        if spans and layer == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], layer)
+        else:
+            spans.append((layer, layer))
+    return spans
+
+
 def lens_heatmap(ranks: np.ndarray, labels: Sequence[str], edited: Sequence[int] = (), title: str = "") -> go.Figure:
     """Layers x facts: the answer's rank decoded after each layer, on a log colour scale (dark = found)."""
     ranks = np.asarray(ranks, dtype=float)                                     # (F, L)
@@ -55,11 +66,11 @@ def lens_heatmap(ranks: np.ndarray, labels: Sequence[str], edited: Sequence[int]
                                                                                                  "1k", "10k"]),
                                   customdata=ranks, hovertemplate="layer %{x}<br>%{y}<br>rank %{customdata:.0f}"
                                                                   "<extra></extra>"))
-    for layer in edited:
-        figure.add_vrect(x0=layer - 0.5, x1=layer + 0.5, line_width=1, line_color="#ffffff", opacity=0.6)
+    for first, last in _spans(edited):   # a box around each run of edited layers, in a colour Viridis does not use
+        figure.add_vrect(x0=first - 0.5, x1=last + 0.5, line_width=3, line_color="#e4002b", fillcolor="rgba(0,0,0,0)")
     if len(edited):
         figure.add_annotation(x=(min(edited) + max(edited)) / 2, y=1, yref="paper", yanchor="bottom", showarrow=False,
-                              text="edited layers (outlined)", font=dict(size=11))
+                              text="edited layers (red box)", font=dict(size=11))
     figure.update_layout(title=title or "Logit lens: the answer's rank after each layer", xaxis_title="layer",
                          height=max(300, 24 * len(labels) + 120), **LAYOUT)
     return figure
