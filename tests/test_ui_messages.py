@@ -105,6 +105,8 @@ def test_typing_over_the_picked_fact_clears_it_and_its_answer():
     pick, answer = unpicked(label, "The Colosseum is located in the city of", "Colosseum", eiffel.answer)
     assert pick == gr.update(value=None) and answer == ""        # "Paris" would be traced for the Colosseum
     assert unpicked(label, "The Colosseum is in", "Colosseum", " Rome")[1] == gr.skip()   # typed answer kept
+    pick, answer = unpicked(label, eiffel.prompt, "Tower", eiffel.answer)   # another span of the same prompt
+    assert pick == gr.update(value=None) and answer == gr.skip()            # Paris still answers that prompt
 
 
 def test_the_verdict_does_not_call_a_wrecked_model_a_success():

@@ -31,9 +31,10 @@ def picked(label: str | None):
 
 
 def unpicked(label: str | None, prompt: str, subject: str, answer: str):
-    """Clear the pick once the typed prompt or subject differ from the picked fact's, and its answer with it
-    (left there, the Eiffel Tower's "Paris" would be traced for any new prompt)."""
+    """Clear the pick once the typed prompt or subject differ from the picked fact's, and its answer with it when
+    the prompt changed (left there, the Eiffel Tower's "Paris" would be traced for any new prompt; a narrower
+    subject in the same prompt, "Tower", keeps it)."""
     fact = fact_from_label(label) if label else None
     if fact is None or (fact.prompt, fact.subject) == (prompt, subject):
         return gr.skip(), gr.skip()
-    return gr.update(value=None), ("" if answer == fact.answer else gr.skip())
+    return gr.update(value=None), ("" if answer == fact.answer and prompt != fact.prompt else gr.skip())
