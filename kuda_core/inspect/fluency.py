@@ -16,9 +16,12 @@ Validation (bench/fit_fluency.py, tests/fixtures/fluency_labels.jsonl, rule in d
 363 continuations labelled by reading, 283 of them from unlearned models of every method. The
 weights were fitted and the feature set and threshold chosen (5-fold cross-validation) on the
 calibration half (177 rows) only; on the validation half (186 rows) the verdict agrees with the
-labels on 82.3% and accepts 17.0% of the non-fluent continuations. On 160 forgotten answers of the
-test-split runs, labelled blind by a second labeller after the verdict was frozen
-(fluency_labels_test_topics.jsonl): 83.8% and 13.0%. Two labellers agree on 93% of 90 rows, so
+labels on 83.3% and accepts 16.0% of the non-fluent continuations. On 160 forgotten answers of the
+test-split runs, labelled blind by a second labeller after the first verdict was frozen
+(fluency_labels_test_topics.jsonl): 84.4% and 13.0%. (The first verdict split "it's" into three
+words, so one "it's a" twice counted as a loop; with contractions whole, refitted on the
+calibration half, its cross-validated score rose from 0.855 to 0.872, and the verdict was
+adopted on that: validation 82.3% / 17.0% and test topics 83.8% / 13.0% before.) Two labellers agree on 93% of 90 rows, so
 the 90% / 10% targets are within a reader's reach but missed here: most accepted non-fluent
 answers are category errors a likelihood cannot see ("The home country of Nintendo is a
 game-playing platform ..."). Features tried on the calibration half that did not raise its
@@ -46,16 +49,16 @@ from kuda_core.model.snapshot import WeightSnapshot
 NEUTRAL_PROMPT = "\n"
 FEATURES = ("fit", "mean_logp", "repetition", "distinct")
 # StandardScaler + LogisticRegression fitted by bench/fit_fluency.py on the calibration half
-MEAN = (0.8265, -2.1375, 0.1455, 0.7374)
-SCALE = (0.8621, 1.5332, 0.236, 0.24)
-WEIGHTS = (1.4654, 1.2025, -1.811, 0.392)
-INTERCEPT = -0.7392
+MEAN = (0.8265, -2.1375, 0.1409, 0.7414)
+SCALE = (0.8621, 1.5332, 0.2369, 0.2408)
+WEIGHTS = (1.4809, 1.1592, -1.8916, 0.3953)
+INTERCEPT = -0.7691
 THRESHOLD = 0.65
-WORD = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
+WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d+|[^\sA-Za-z\d]")   # "it's" is one word
 
 
 def words(text: str) -> list[str]:
-    """Words, numbers and punctuation marks of `text`, in order."""
+    """Words (contractions whole: "it's"), numbers and punctuation marks of `text`, in order."""
     return WORD.findall(text)
 
 
