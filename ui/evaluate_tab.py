@@ -95,6 +95,7 @@ def build(visitor: gr.State) -> gr.Markdown:
     upload.change(lambda f: "" if f is None else (f if isinstance(f, str) else f.name), [upload], [mc_file],
                   api_visibility="private")
     event = run.click(evaluate_clicked, [mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_retrained, max_new,
-                                         visitor], [table, chart, answers, message], api_name="evaluate")
+                                         visitor], [table, chart, answers, message], api_name="evaluate",
+                      show_progress_on=[table])           # the message says the same: not twice
     stop.click(lambda: "Stopped.", None, [message], cancels=[event], api_visibility="private")
     return in_view

@@ -277,7 +277,8 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
     shared = [steps, lr, tau, tau_mode, train_inputs, augment, copies, stall, rank]
     method.change(method_changed, [method], [method_help, *shared, tuning, *groups], api_visibility="private")
     tau_mode.change(_ladder, [tau_mode], [tune_taus], api_visibility="private")
-    event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private")
+    event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private",
+                      show_progress_on=[progress_plot])   # the step line is the message itself: not twice
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
     stop.click(lambda v: (status_of(v), stopped_message(v)), [visitor], [status, message], cancels=[event, tune_event],
                api_visibility="private").then(stop_settled, [visitor], [status, message, progress_plot, curves, table],
