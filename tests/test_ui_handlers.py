@@ -109,6 +109,9 @@ def test_locate_estimate_says_what_is_out_of_range(served):
     assert message.startswith("Not traceable yet") and "Noise must be positive" in message
     lower = dict(fact, subject="eiffel tower")        # found ignoring capitals: the estimate says which span
     assert "matched as 'Eiffel Tower' (capitals ignored)" in estimate(form_data(form, Visitor(), **lower, samples=2))
+    assert estimate(form_data(form, Visitor(), **dict(fact, prompt="  "), samples=2)) == "To trace, give a prompt."
+    assert (estimate(form_data(form, Visitor(), **dict(fact, subject="", kinds=[]), samples=2))
+            == "To trace, give its subject and at least one kind.")
 
 
 def test_a_long_forget_run_asks_before_it_starts(served, forget_form):

@@ -103,11 +103,13 @@ def _status(result, elapsed: float, estimated: float, final: bool = False, note:
 
 @user_errors
 def estimate_changed(form: Form, data):
-    """The run-time estimate while the visitor types (tokenizer only; no message for half-typed input)."""
+    """The run-time estimate while the visitor types (tokenizer only), or what is missing before a trace."""
     values = form.values(data)
     prompt, subject, kinds = values["prompt"], values["subject"], values["kinds"]
-    if not prompt or not subject or not kinds or HOST.lm is None:
-        return ""
+    missing = [name for name, value in (("a prompt", (prompt or "").strip()), ("its subject", (subject or "").strip()),
+                                        ("at least one kind", kinds)) if not value]
+    if missing or HOST.lm is None:
+        return f"To trace, give {' and '.join(missing)}." if missing else ""
     try:
         config = trace_config(values)          # out-of-range samples, noise or window: said here, not only on Trace
         seconds = ESTIMATOR.estimate(HOST.lm, prompt, subject, kinds, config.samples)
