@@ -115,3 +115,15 @@ def test_the_lens_heatmap_boxes_each_run_of_edited_layers():
     boxes = [(shape.x0, shape.x1) for shape in figure.layout.shapes]
     assert boxes == [(0.5, 3.5), (5.5, 6.5)] and all(shape.line.color == "#e4002b" for shape in figure.layout.shapes)
     assert figure.data[0].customdata[0][0] == 9000                   # the hover reads the rank itself
+
+
+def test_the_forget_plot_runs_to_the_latest_step_and_says_how_often_it_measures():
+    """At step 5 the plot showed one point at step 0 on an axis from -1 to 1, as if the run had not started."""
+    from kuda_core.report.progress_plots import forget_progress
+
+    rows = [{"step": 0, "forget_prob": 0.7, "neighbour_prob": 0.66, "forget_acc": 1.0}] + [
+        {"step": s, "forget_prob": None, "neighbour_prob": None, "forget_acc": None} for s in range(1, 6)]
+    figure = forget_progress(rows, 0.0, check_every=10)
+    assert tuple(figure.layout.xaxis.range) == (-0.5, 5.5)
+    assert figure.layout.title.text == "Forgetting, step by step (measured every 10 steps)"
+    assert [list(trace.x) for trace in figure.data] == [[0], [0], [0]]

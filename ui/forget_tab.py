@@ -61,7 +61,7 @@ def _figures(run: RunRecord):
     rows = run.step_rows()
     keys = [k for k in CURVE_KEYS if any(r.get(k) is not None for r in rows)]
     details = training_curves(rows, keys, titles=CURVE_TITLES) if len(rows) > 1 else None
-    return forget_progress(rows, run.config.stop_at), details
+    return forget_progress(rows, run.config.stop_at, run.config.check_every), details
 
 
 def stop_settled(visitor):

@@ -29,8 +29,9 @@ def _points(rows: Sequence[Mapping], key: str) -> tuple[list, list]:
     return [s for s, _ in pairs], [v for _, v in pairs]
 
 
-def forget_progress(rows: Sequence[Mapping], target: float | None = 0.0) -> go.Figure:
-    """Mean p(answer) of the forget facts and the neighbours, and the forget accuracy, at each check."""
+def forget_progress(rows: Sequence[Mapping], target: float | None = 0.0, check_every: int | None = None) -> go.Figure:
+    """Mean p(answer) of the forget facts and the neighbours, and the forget accuracy, at each check; the step
+    axis runs to the latest step (between checks the points wait for the next one, `check_every` steps apart)."""
     figure = go.Figure()
     for key, name, colour, dash in (("forget_prob", "forget facts: p(answer)", "#d62728", None),
                                     ("neighbour_prob", "neighbours (never trained on): p(answer)", "#2ca02c", None),
@@ -41,8 +42,11 @@ def forget_progress(rows: Sequence[Mapping], target: float | None = 0.0) -> go.F
     if target is not None:
         figure.add_hline(y=target, line_dash="dash", line_color="#7f7f7f", annotation_text="target: forgotten",
                          annotation_position="top left")     # the last markers sit on the line at the right
-    figure.update_layout(title="Forgetting, step by step", xaxis_title="step", yaxis_title="probability / share",
-                         yaxis_range=[-0.02, 1.02], height=360, legend=dict(orientation="h", y=-0.25), **LAYOUT)
+    latest = max((r["step"] for r in rows), default=0)
+    every = f" (measured every {check_every} steps)" if check_every else ""
+    figure.update_layout(title=f"Forgetting, step by step{every}", xaxis_title="step", yaxis_title="probability / share",
+                         xaxis_range=[-0.5, max(latest, 1) + 0.5], yaxis_range=[-0.02, 1.02], height=360,
+                         legend=dict(orientation="h", y=-0.25), **LAYOUT)
     return figure
 
 
