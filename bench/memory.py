@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/memory.py                                   # starts the app, two visitors one after another
     .venv/bin/python bench/memory.py --url http://127.0.0.1:7860/ --visitors 3
+    .venv/bin/python bench/memory.py --visitors 3 --together         # the three stories at the same time
 
 Each visitor (its own gradio_client session) runs the story through the named API: a trace of all three kinds,
 Forget on the traced fact with the suggested layers, Compare, the checks ("Is it really gone?"), Evaluate, Runs,
@@ -72,6 +73,34 @@ def listening(port: int) -> psutil.Process:
     raise SystemExit(f"No process listens on port {port}")
 
 
+def together(url: str, process: psutil.Process, visitors: int) -> None:
+    """Every visitor runs the story at the same time (threads); one line per visitor, then the whole span."""
+    from gradio_client import Client
+
+    sampler = Sampler(process)
+    sampler.start()
+    start_rss, started, done = sampler.rss(), time.perf_counter(), []
+
+    def one(number: int) -> None:
+        client = Client(url, verbose=False)
+        began = time.perf_counter()
+        for _, action in story(client):
+            action()
+        done.append((number, time.perf_counter() - began))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(1, visitors + 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sampler.running = False
+    print("| visitors at once | story s (each) | before GiB | peak GiB | after GiB |\n|---|---|---|---|---|")
+    print(f"| {visitors} | {', '.join(f'{s:.0f}' for _, s in sorted(done))} | {start_rss / 2**30:.2f} | "
+          f"{sampler.window() / 2**30:.2f} | {sampler.rss() / 2**30:.2f} |")
+    if len(done) < visitors:
+        raise SystemExit(f"{visitors - len(done)} visitor(s) failed (see above)")
+
+
 def measure(url: str, process: psutil.Process, visitors: int) -> None:
     from gradio_client import Client
 
@@ -95,14 +124,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None, help="a running app on this machine (default: start one)")
     parser.add_argument("--visitors", type=int, default=2)
+    parser.add_argument("--together", action="store_true", help="the visitors' stories at the same time")
     args = parser.parse_args(argv)
+    run = together if args.together else measure
     if args.url is not None:
-        return measure(args.url, listening(int(args.url.rstrip("/").rsplit(":", 1)[1])), args.visitors)
+        return run(args.url, listening(int(args.url.rstrip("/").rsplit(":", 1)[1])), args.visitors)
     from tests.browser import AppProcess
 
     app = AppProcess()
     try:
-        measure(app.url, psutil.Process(app.process.pid), args.visitors)
+        run(app.url, psutil.Process(app.process.pid), args.visitors)
     finally:
         app.stop()
 

@@ -44,8 +44,8 @@ API_DEFAULT_PATH = [""]      # the folder name the API schema offers every clien
 @user_errors
 def export_clicked(path: str, overwrite: bool, visitor, progress=gr.Progress()):
     target = export_path(path).resolve()
-    if path == API_DEFAULT_PATH[0] and target.exists() and target not in visitor.bundles and not overwrite:
-        target = export_path(default_bundle_path()).resolve()   # a second API client left the path out: a fresh one
+    if path == API_DEFAULT_PATH[0] and target not in visitor.bundles:
+        target = export_path(default_bundle_path()).resolve()   # an API client left the path out: a fresh one each
     if overwrite and target.exists() and target not in visitor.bundles:
         raise ValueError(f"{target.name} was not written in this session: only your own bundles can be overwritten; "
                          "choose another folder name")
