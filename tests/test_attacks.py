@@ -97,6 +97,24 @@ def test_relearning_restores_the_weights_and_reports_recovery(forgotten):
     assert split_halves(FORGET, 0) == split_halves(FORGET, 0)
 
 
+def test_relearning_trains_whatever_another_job_did_to_the_flags_between_its_turns(forgotten):
+    """In the app, other visitors' jobs run between a relearning attack's yields and leave every parameter with
+    requires_grad as they found it; the attack had set its flags once, and its next backward raised
+    "element 0 of tensors does not require grad" (three visitors running the checks at once)."""
+    lm, _ = forgotten
+    names = ["model.layers.1.mlp.down_proj.weight" if lm.spec.family == "llama" else "transformer.h.1.mlp.c_proj.weight"]
+    flags = {n: p.requires_grad for n, p in lm.model.named_parameters()}
+    records = []
+    for record in iter_relearn(lm, FORGET, CONTEXT, names, RelearnConfig(steps=(2, 5), lr=1e-2)):
+        records.append(record)
+        for p in lm.model.parameters():           # another job's turn, which froze the model for its own work
+            p.requires_grad_(False)
+    assert [(r.arm, r.step) for r in records][-1] == ("control", 5)
+    assert all(p.grad is None for p in lm.model.parameters())
+    for name, p in lm.model.named_parameters():
+        p.requires_grad_(flags[name])
+
+
 def test_logit_lens_last_layer_is_the_model_output(forgotten):
     lm, _ = forgotten
     prompts, answers = [f.prompt for f in FORGET + CONTEXT], [f.answer for f in FORGET + CONTEXT]

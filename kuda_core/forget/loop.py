@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, Sequence
 
@@ -35,6 +34,7 @@ from kuda_core.forget.setup import build_context, trainable_names
 from kuda_core.model.architectures import get_module
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
+from kuda_core.model.trainable import only_trainable
 from kuda_core.data.wording import counted
 
 
@@ -77,7 +77,7 @@ def iter_unlearn(
     run_start = WeightSnapshot.take(lm.model, names)
     step = 0
     try:
-        with _only_trainable(lm.model, ()):
+        with only_trainable(lm.model, ()):
             ctx = build_context(lm, forget_facts, retain_facts, general_texts, config, modules, neighbours)
             record = _start(ctx, started, f"Ready: {len(forget_facts)} forget / {len(retain_facts)} retain facts, "
                                           f"{len(general_texts)} texts; {ctx.note}")
@@ -90,7 +90,7 @@ def iter_unlearn(
         for step in itertools.count(1):          # ends with the record that is not running (the cap at the latest)
             if ctx.polishing and step == ctx.extras["polish_until"] - ctx.options.polish_steps + 1:
                 _set_lr(optimizer, config.lr)      # polishing goes at the configured pace, not a stall's boost
-            with _only_trainable(lm.model, params):
+            with only_trainable(lm.model, params):
                 stats = _train_step(ctx, optimizer, params, step)
                 if stats is None:
                     run_start.restore(lm.model)
@@ -149,26 +149,6 @@ def _nothing_to_forget(ctx: StepContext) -> str:
     return (f"Nothing to forget: the model does not answer any of the {len(ctx.forget_prompts)} forget facts (the "
             f"answer is not its {rank} next token, with or without a paraphrase or context), so no step was made "
             "and the weights are unchanged. Check the answers: Locate and Compare show what the model says.")
-
-
-@contextmanager
-def _only_trainable(model: torch.nn.Module, params):
-    """For the block: eval mode, gradients on and only `params` requiring them; all put back after."""
-    found = [(p, p.requires_grad) for p in model.parameters()]
-    was_training = model.training
-    try:
-        model.eval()
-        for p, _ in found:
-            p.requires_grad_(False)
-        for p in params:
-            p.requires_grad_(True)
-        with torch.enable_grad():
-            yield
-    finally:
-        for p, flag in found:
-            p.grad = None
-            p.requires_grad_(flag)
-        model.train(was_training)
 
 
 def _after_step(ctx: StepContext, step: int, stats: dict, started: float, training_started: float) -> StepRecord:

@@ -27,6 +27,7 @@ from kuda_core.data.facts import Fact
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
 from kuda_core.model.tokens import answer_ids, encode, pad_id_of, pad_ids
+from kuda_core.model.trainable import only_trainable
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,11 @@ def _nll(lm: LoadedModel, facts: Sequence[Fact]) -> torch.Tensor:
 def _arm(lm, params, train: Sequence[Fact], held: Sequence[Fact], config: RelearnConfig, arm: str):
     optimizer = torch.optim.Adam(params, lr=config.lr)
     for step in range(1, config.steps[-1] + 1):
-        with torch.enable_grad():
+        with only_trainable(lm.model, params):       # per step: between yields other jobs set their own flags
             loss = _nll(lm, train)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        optimizer.step()
+            optimizer.step()
         if step in config.steps:
             yield RelearnRecord(arm, step, _accuracy(lm, held), _accuracy(lm, train))
 
@@ -115,13 +116,8 @@ def iter_relearn(lm: LoadedModel, forget: Sequence[Fact], control: Sequence[Fact
         raise ValueError(f"The control needs {len(train)} unrelated facts, got {len(control)}")
     params = [lm.model.get_parameter(n) for n in names]
     start = WeightSnapshot.take(lm.model, list(names))
-    flags = [(p, p.requires_grad) for p in lm.model.parameters()]
     last: dict[str, float] = {}
     try:
-        for p, _ in flags:
-            p.requires_grad_(False)
-        for p in params:
-            p.requires_grad_(True)
         yield RelearnRecord("before", 0, _accuracy(lm, held), _accuracy(lm, train))
         for arm, facts in (("relearn", train), ("control", control)):
             start.restore(lm.model)
@@ -132,6 +128,3 @@ def iter_relearn(lm: LoadedModel, forget: Sequence[Fact], control: Sequence[Fact
                                                              last["relearn"] - record.held_acc)
     finally:
         start.restore(lm.model)
-        for p, flag in flags:
-            p.grad = None
-            p.requires_grad_(flag)
