@@ -6,8 +6,9 @@
 Alone: generate, one trace kind (mlp, 10 samples, the Eiffel prompt), a 10-step Forget, Compare on
 the default sets, Evaluate on the default sets (twice: the second reads the original side from the
 cache), Export. Under load: every simulated visitor (its own gradio_client session) loops over
-generate / a small trace / Compare / a 5-step Forget chosen at random, for the given time; failures
-are counted and light requests' latency reported (median, 95th percentile).
+generate / a small trace / Compare / a 5-step Forget / the "Is it really gone?" checks (3 relearning
+steps, which train between other visitors' jobs; visitors 0 and 1 open with them) chosen at random, for
+the given time; failures are counted and light requests' latency reported (median, 95th percentile).
 """
 from __future__ import annotations
 
@@ -25,13 +26,15 @@ sys.path.insert(0, str(ROOT))
 
 FACT = "The Eiffel Tower is located in the city of | Eiffel Tower | Paris"
 LIGHT = ("generate",)
-WEIGHTS = (4, 2, 2, 2)      # generate, trace, compare, forget: a room mostly asks the model things
+WEIGHTS = (4, 2, 2, 2, 1)   # generate, trace, compare, forget, checks: a room mostly asks the model things
 ACTIONS = {
     "generate": dict(prompt="The capital of France is", max_new_tokens=20, api_name="/generate"),
     "trace (mlp, 3 samples)": dict(kinds=["mlp"], samples=3, api_name="/trace"),
     "compare": dict(api_name="/compare"),
     "forget (5 steps)": dict(facts=FACT, settings='{"steps": 5}', api_name="/forget"),
+    "checks (relearning 3 steps)": dict(shots=3, examples=2, steps="3", api_name="/checks"),
 }
+NEEDS_RUN = ("compare", "checks (relearning 3 steps)")     # these need a Forget run of the visitor first
 
 
 def timed(client, **kwargs) -> float:
@@ -63,20 +66,32 @@ def alone(url: str) -> list[tuple[str, float]]:
 
 
 def load(url: str, visitors: int, seconds: float, seed: int = 0) -> tuple[dict[str, list[float]], list[str]]:
-    """{action: latencies} and the failures of `visitors` clients looping for `seconds`."""
+    """{action: latencies} and the failures of `visitors` clients looping for `seconds`.
+
+    Visitors 0 and 1 each make a Forget run first (before the clock starts) and open with the checks,
+    so that two relearning attacks train at once while the others' jobs take turns with them.
+    """
     from gradio_client import Client
 
     latencies: dict[str, list[float]] = {name: [] for name in ACTIONS}
     failures: list[str] = []
-    deadline = time.perf_counter() + seconds
     lock = threading.Lock()
+    prepared = [Client(url, verbose=False) for _ in range(min(2, visitors))]
+    runs = [threading.Thread(target=c.predict, kwargs=ACTIONS["forget (5 steps)"]) for c in prepared]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    deadline = time.perf_counter() + seconds
 
     def visitor(number: int) -> None:
-        rng, client = random.Random(seed + number), Client(url, verbose=False)
-        has_run = False
+        rng = random.Random(seed + number)
+        opening = ["checks (relearning 3 steps)"] if number < len(prepared) else []
+        client = prepared[number] if opening else Client(url, verbose=False)
+        has_run = bool(opening)
         while time.perf_counter() < deadline:
-            name = rng.choices(list(ACTIONS), weights=WEIGHTS)[0]
-            if name == "compare" and not has_run:       # Compare needs a run of this visitor first
+            name = opening.pop() if opening else rng.choices(list(ACTIONS), weights=WEIGHTS)[0]
+            if name in NEEDS_RUN and not has_run:
                 name = "forget (5 steps)"
             try:
                 took = timed(client, **ACTIONS[name])
