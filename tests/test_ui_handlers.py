@@ -21,7 +21,8 @@ def test_two_visitors_do_not_see_each_other(served, forget_form):
         pass
     assert a.is_edited(served) and not b.is_edited(served)
     from ui.runs_tab import chosen_number
-    assert chosen_number(0, a) == a.run.number == 1 and chosen_number(None, b) is None   # the Runs tab's number box
+    assert chosen_number(0, None, a) == (1, 1) == (a.run.number,) * 2                  # the Runs tab's number box
+    assert chosen_number(None, None, b) == (None, None)
     assert "original weights" in model_tab.model_info(b) and "your edit" in model_tab.model_info(a)
     assert model_tab.generate_clicked(prompt, 3, b)[2].equals(before)          # B still sees the original
     assert not model_tab.generate_clicked(prompt, 3, a)[2].equals(before)      # A sees their edit
@@ -192,6 +193,30 @@ def test_a_trace_timed_on_a_busy_moment_is_timed_again_before_asking(served):
     assert ESTIMATOR.estimate(lm, values["prompt"], "Japan", ["mlp"], 2) < CONFIRM_ABOVE_S
 
 
+def test_a_long_trace_asks_without_clearing_the_last_one_and_an_absurd_one_is_refused(served, monkeypatch):
+    """The walk's 300-fold prompt: offered as a 19410522 s trace "Click again ...", with the last trace's
+    heatmaps cleared under the question. The question now leaves every output as it was; past the limit the
+    trace is refused, in hours, and the live estimate says so."""
+    from ui import confirm, locate_tab
+    from ui.session import ESTIMATOR
+
+    with gr.Blocks():
+        form = locate_tab.build(gr.State(Visitor()))["form"]
+    estimate_changed, trace_clicked, _, _ = locate_tab.make_handlers(form)
+    monkeypatch.setattr(locate_tab, "calibrate", lambda: None)        # the timing stays as set below
+    values = dict(prompt="The capital of Japan is", subject="Japan", answer="", kinds=["mlp"], samples=2, window=2)
+    for seconds, asked in ((2 * confirm.CONFIRM_ABOVE_S, True), (19_410_522, False)):
+        monkeypatch.setattr(ESTIMATOR, "estimate", lambda *args, s=seconds: s)
+        if asked:
+            outputs = list(trace_clicked(form_data(form, Visitor(), **values), progress=no_progress))
+            assert len(outputs) == 1 and "Click again" in outputs[0][3] and "(6.0 min)" in outputs[0][3]
+            assert all(o == {"__type__": "update"} for i, o in enumerate(outputs[0]) if i != 3)   # all kept
+        else:
+            with pytest.raises(gr.Error, match="5392 h, longer than the 2 h"):
+                list(trace_clicked(form_data(form, Visitor(), **values), progress=no_progress))
+            assert "5392 h. That is over the 2 h limit" in estimate_changed(form_data(form, Visitor(), **values))
+
+
 def test_a_trace_redraws_its_heatmaps_at_most_every_few_seconds(served, monkeypatch):
     """A long prompt has a row per token: redrawing every heatmap after every row froze the browser. Between
     redraws only the status line changes; each kind's last row is always drawn."""
@@ -208,3 +233,30 @@ def test_a_trace_redraws_its_heatmaps_at_most_every_few_seconds(served, monkeypa
     assert len(live) >= 4 and all("row" in output[len(KINDS)] for output in live)
     assert all(output[mlp] == {"__type__": "update"} for output in live[:-1])      # kept as drawn
     assert live[-1][mlp] is not None and live[-1][mlp] != {"__type__": "update"}   # the last row: drawn
+
+
+def test_runs_number_box_follows_a_new_run_and_keeps_a_typed_one():
+    """The walk's case: after a second run the box still said 1, and "Apply this run" re-applied run 1."""
+    from types import SimpleNamespace
+
+    from ui.runs_tab import chosen_number
+    visitor = SimpleNamespace(runs=[SimpleNamespace(number=1)])
+    assert chosen_number(None, None, visitor) == (1, 1)
+    visitor.runs.append(SimpleNamespace(number=2))
+    assert chosen_number(1, 1, visitor) == (2, 2)          # a run made since: the box moves to it
+    assert chosen_number(1, 2, visitor) == (1, 2)          # the visitor typed 1 after that: kept
+    assert chosen_number(7, 2, visitor) == (2, 2)          # no such run: the newest
+
+
+def test_evaluate_says_how_far_it_is(served, forget_form):
+    """The walk saw only "neighbour paraphrases (held out): probe accuracy (unlearned)" for a minute: no count."""
+    from ui import evaluate_tab
+
+    form, (run_clicked, *_) = forget_form
+    visitor = Visitor()
+    for _ in run_clicked(form_data(form, visitor, **TYPED, layers=[1, 2], steps=2, lr=0.05), progress=no_progress):
+        pass
+    shown = list(evaluate_tab.evaluate_clicked("", "", 0, "", 0, 0, 4, visitor, progress=no_progress))
+    running = [output[3] for output in shown[:-1]]
+    assert running and all(m.startswith("Evaluating, ") and "% done: " in m for m in running)
+    assert shown[-1][3].startswith("Evaluated") and list(shown[-1][0].columns) == evaluate_tab.TABLE_COLUMNS

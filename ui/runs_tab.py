@@ -56,10 +56,17 @@ def apply_clicked(number, colour, visitor):
     return table, figure, f"Run #{run.number} is in effect again for you. {status_of(visitor)}"
 
 
-def chosen_number(number, visitor):
-    """The run number box: kept while it names one of the visitor's runs, else the newest run (None without runs)."""
+def chosen_number(number, newest_shown, visitor):
+    """The run number box and the newest run it has seen: a run made since then is chosen, else the number is
+    kept while it names one of the visitor's runs, else the newest run (None without runs).
+
+        >>> chosen_number(1, 1, visitor)     # runs 1 and 2 now: (2, 2), the new run
+    """
     numbers = [run.number for run in visitor.runs]
-    return number if number in numbers else (numbers[-1] if numbers else None)
+    newest = numbers[-1] if numbers else None
+    if newest != newest_shown or number not in numbers:
+        return newest, newest
+    return number, newest
 
 
 def build(visitor: gr.State) -> None:
@@ -77,9 +84,11 @@ def build(visitor: gr.State) -> None:
         with gr.Row():
             number = Number(value=None, precision=0, label="Run number", elem_id="runs-number")
             apply = gr.Button("Apply this run", elem_id="runs-apply")
+        newest_shown = gr.State(None)       # the newest run when the box was last set: a newer one replaces it
+    follow = (chosen_number, [number, newest_shown, visitor], [number, newest_shown])
     show.click(refresh, [colour, visitor], [table, scatter, message], api_name="runs").then(
-        chosen_number, [number, visitor], [number], api_visibility="private")
+        *follow, api_visibility="private")
     tab.select(refresh, [colour, visitor], [table, scatter, message], api_visibility="private").then(  # opened: up to date
-        chosen_number, [number, visitor], [number], api_visibility="private")
+        *follow, api_visibility="private")
     colour.change(refresh, [colour, visitor], [table, scatter, message], api_visibility="private")
     apply.click(apply_clicked, [number, colour, visitor], [table, scatter, message], api_name="apply_run")
