@@ -104,6 +104,9 @@ def test_the_runs_scatter_draws_a_run_without_the_colour_value_in_grey():
     assert set(by_name) == {"kuda", "kuda (no fluent)", "gd"}
     assert by_name["kuda (no fluent)"].marker.color == "lightgrey" and list(by_name["kuda (no fluent)"].text) == ["#3"]
     assert list(by_name["kuda"].marker.color) == [0.0]
+    # one colour bar, and the legend below the plot: two methods' bars and the legend were stacked at the top right
+    assert [t.marker.showscale for t in figure.data if t.marker.showscale is not None] == [True, False]
+    assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0
 
 
 def test_the_lens_heatmap_boxes_each_run_of_edited_layers():

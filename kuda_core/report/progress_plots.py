@@ -103,15 +103,16 @@ def relearn_curve(rows: Sequence[Mapping], trained_on: str = "half of the forgot
 def runs_scatter(rows: Sequence[Mapping], colour_by: str = "fluent") -> go.Figure:
     """Forget accuracy against neighbours kept, one marker per run (shape = method, colour = `colour_by`;
     grey where a run has no such value, e.g. no fluency when it made no fact forgotten)."""
-    figure = go.Figure()
+    figure, scale_shown = go.Figure(), False      # one colour bar for all methods (each drew its own, stacked)
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         for measured in (True, False):
             part = [r for r in mine if (r.get(colour_by) is not None) == measured]
             if not part:
                 continue
-            colour = dict(color=[r[colour_by] for r in part], colorscale="RdYlGn", cmin=0, cmax=1, showscale=True,
-                          colorbar=dict(title=colour_by)) if measured else dict(color="lightgrey")
+            colour = dict(color=[r[colour_by] for r in part], colorscale="RdYlGn", cmin=0, cmax=1,
+                          showscale=not scale_shown, colorbar=dict(title=colour_by)) if measured else dict(color="lightgrey")
+            scale_shown = scale_shown or measured
             figure.add_trace(go.Scatter(
                 x=[r["forget"] for r in part], y=[r["neighbours"] for r in part], mode="markers+text",
                 name=method if measured else f"{method} (no {colour_by})", text=[f"#{r['run']}" for r in part],
@@ -120,5 +121,7 @@ def runs_scatter(rows: Sequence[Mapping], colour_by: str = "fluent") -> go.Figur
             ))
     figure.update_layout(title="Runs: forget accuracy (left is better) vs neighbours kept (up is better)",
                          xaxis_title="forget facts still answered", yaxis_title="neighbours still answered",
-                         xaxis_range=[-0.08, 1.08], yaxis_range=[-0.08, 1.15], **LAYOUT)   # room for a label at 1
+                         xaxis_range=[-0.08, 1.08], yaxis_range=[-0.08, 1.15],   # room for a label at 1
+                         legend=dict(orientation="h", y=-0.25), **{**LAYOUT, "margin": dict(LAYOUT["margin"], b=100)})
+    # the legend below: at the top right it covered the colour bar's title
     return figure
