@@ -14,7 +14,7 @@ from kuda_core.locate.config import KINDS, MAX_SAMPLES, TraceConfig
 from kuda_core.model.tokens import find_subject, subject_match_note
 from kuda_core.report.plots import layer_effect_curve, trace_heatmap
 from kuda_core.workflows import jobs
-from ui.confirm import CONFIRM_ABOVE_S, asks_first
+from ui.confirm import CONFIRM_ABOVE_S, REFUSE_ABOVE_S, asks_first, duration
 from ui.errors import user_errors
 from ui.fact_picker import fact_from_label, fact_label, picked, unpicked
 from ui.forms import Form
@@ -116,7 +116,9 @@ def estimate_changed(form: Form, data):
     except (LookupError, ValueError) as error:
         return f"Not traceable yet: {html.escape(str(error))}"
     matched = subject_match_note(prompt, subject)
-    return f"Estimated run time: about {seconds:.0f} s.{busy_note(HOST.sharing())}" + (
+    too_long = (f" That is over the {REFUSE_ABOVE_S // 3600} h limit: use fewer kinds, samples or tokens."
+                if seconds > REFUSE_ABOVE_S else "")
+    return f"Estimated run time: about {duration(seconds)}.{too_long}{busy_note(HOST.sharing())}" + (
         f"  \n{html.escape(matched, quote=False)}" if matched else "")
 
 
@@ -143,7 +145,7 @@ def trace_clicked(form: Form, data, progress=gr.Progress()):
         estimated = ESTIMATOR.estimate(HOST.require(), prompt, subject, kinds, config.samples)
     question = asks_first(visitor, "trace", key, estimated, "This trace", "fewer kinds, samples or tokens")
     if question:
-        yield (*_heatmaps({}), question, keep, keep, keep, keep, None)
+        yield (*[keep] * len(KINDS), question, keep, keep, keep, keep, keep)     # the last trace stays on screen
         return
     started, results, watch = time.perf_counter(), {}, HOST.sharing()
     matched = subject_match_note(prompt, subject)
