@@ -31,6 +31,10 @@ with its answer): if that brings it back, the relation's training undoes the for
 clean states no longer brings the answer back, the route that carried it is gone.
 """
 
+RECOVERED_HELP = ("**recovered**: of the facts the plain prompt no longer answers, the share this attack makes the "
+                  "model answer again; blank where the original model did not answer in that form either (nothing "
+                  "to recover). More in \"What the checks mean\" below.")
+
 
 @user_errors
 def checks_clicked(shots, examples, steps, visitor, progress=gr.Progress()):
@@ -90,6 +94,7 @@ def build(visitor: gr.State) -> gr.Markdown:
         message = gr.Markdown("", elem_id="gone-message")
         table = gr.Dataframe(label="Prompt attacks: original vs unlearned", interactive=False, elem_id="gone-table",
                              headers=gone.ATTACK_COLUMNS)
+        gr.Markdown(RECOVERED_HELP, elem_id="gone-table-help")
         with gr.Row():
             lens = gr.Plot(label="Logit lens", elem_id="gone-lens")
             relearn = gr.Plot(label="Relearning", elem_id="gone-relearn")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from kuda_core.inspect.benchmarks import make_benchmarks
-from kuda_core.inspect.evaluate import EvalConfig
+from kuda_core.inspect.evaluate import TABLE_COLUMNS, EvalConfig
 from kuda_core.report.plots import evaluation_bars
 from kuda_core.workflows import jobs
 from kuda_core.workflows.summaries import answers_table
@@ -53,7 +53,7 @@ def evaluate_clicked(mc_source, mc_file, mc_limit, muse_source, muse_limit, auc_
     for record in jobs.iter_evaluation(HOST, visitor, config, benchmarks):
         progress(record.fraction, desc=record.message)
         if record.result is None:
-            yield gr.update(), gr.update(), gr.update(), record.message
+            yield gr.update(), gr.update(), gr.update(), f"Evaluating, {record.fraction:.0%} done: {record.message}"
     result = record.result
     answers = answers_table(result.answers)
     visitor.keep("evaluation", {"table": result.table, "answers": answers}, HOST)
@@ -87,7 +87,8 @@ def build(visitor: gr.State) -> gr.Markdown:
             run = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
             stop = gr.Button("Stop")
         message = gr.Markdown("", elem_id="evaluate-message")
-        table = gr.Dataframe(label="Original vs unlearned", interactive=False, elem_id="evaluate-table")
+        table = gr.Dataframe(label="Original vs unlearned", interactive=False, elem_id="evaluate-table",
+                             headers=TABLE_COLUMNS)
         chart = gr.Plot(label="Top-1 accuracy")
         answers = gr.Dataframe(label="Answers (answer in text = the unlearned text still says the answer somewhere)",
                                interactive=False, wrap=True, column_widths=ANSWER_COLUMN_WIDTHS,
