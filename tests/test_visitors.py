@@ -103,6 +103,35 @@ def test_a_run_stopped_before_its_first_step_leaves_the_original_in_effect(host)
     assert visitor.is_edited(host) and visitor.run_in_view().startswith("**Inspecting run 1:**")
 
 
+def test_stop_ends_a_preparation_at_its_next_turn(host):
+    """Stop cancelled the request, but the preparation (minutes under load) ran to its end first. With Stop asked
+    for, the next turns.give_turn() of the preparation ends the run: stopped, no weight changed, no edit kept,
+    and another visitor's job waiting for the model gets it at once."""
+    from kuda_core.model.hooks import hook_count
+
+    visitor, base = Visitor(), state_dict_hash(host.lm.model)
+    records = jobs.iter_forget(host, visitor, new_run(steps=4))
+    asked = []
+
+    def give_turn_spy():                      # Stop arrives while the preparation runs (after its first batch)
+        asked.append(True)
+        visitor.request_stop()
+
+    import kuda_core.forget.setup as setup
+    original = setup.turns.give_turn
+    setup.turns.give_turn = lambda: (give_turn_spy(), original())
+    try:
+        assert list(records) == []
+    finally:
+        setup.turns.give_turn = original
+    run = visitor.runs[-1]
+    assert asked and run.status == "stopped" and run.steps_done == 0 and run.stop_requested
+    assert visitor.edit is None and visitor.run is None and "original weights" in visitor.status(host)
+    assert state_dict_hash(host.lm.model) == base and hook_count(host.lm.model) == 0
+    list(jobs.iter_forget(host, visitor, new_run(steps=2)))     # the next run is not stopped by the last one's Stop
+    assert visitor.runs[-1].status == "done" and visitor.is_edited(host)
+
+
 def test_an_edit_from_a_replaced_model_is_refused(host):
     visitor = Visitor()
     list(jobs.iter_forget(host, visitor, new_run(steps=1)))

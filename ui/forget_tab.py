@@ -64,6 +64,11 @@ def _figures(run: RunRecord):
     return forget_progress(rows, run.config.stop_at, run.config.check_every), details
 
 
+def stop_clicked(visitor):
+    visitor.request_stop()           # a preparation ends at its next turn instead of running to its end
+    return status_of(visitor), stopped_message(visitor)
+
+
 def stop_settled(visitor):
     """After Stop (which cancels the run): once the run has ended the step it was in (up to STOP_WAIT_S), the step
     its kept weights come from, with the plots and table brought up to that step."""
@@ -95,6 +100,8 @@ def run_clicked(form: Form, data, progress=gr.Progress()):
         if record.status == "error":
             raise ValueError(record.message)
         yield (*_figures(run), _table(run.step_rows()), while_running(record), status_of(visitor))
+    if run.status == "stopped":     # Stop during preparation (the request was cancelled: nobody reads this)
+        return
     if not watch.shared():          # a run that took turns with other jobs says nothing of this machine's pace
         FORGET_ESTIMATOR.record(model_key(), config, run.data, run.records, time.perf_counter() - started)
     yield (*_figures(run), _table(run.step_rows()), verdict(run) + f"  \n{closing_line(run)}{shared_note(watch)}",
@@ -280,7 +287,7 @@ def build(visitor: gr.State, locate_layers: gr.CheckboxGroup, first_fact: str = 
     event = run.click(run_clicked, form.inputs, [progress_plot, curves, table, message, status], api_visibility="private",
                       show_progress_on=[progress_plot])   # the step line is the message itself: not twice
     tune_event = tune.click(tune_clicked, form.inputs, [tune_table, message, status], api_visibility="private")
-    stop.click(lambda v: (status_of(v), stopped_message(v)), [visitor], [status, message], cancels=[event, tune_event],
+    stop.click(stop_clicked, [visitor], [status, message], cancels=[event, tune_event],
                api_visibility="private").then(stop_settled, [visitor], [status, message, progress_plot, curves, table],
                                               api_visibility="private")
     reset.click(reset_clicked, [visitor], [status, message], api_name="reset")

@@ -25,6 +25,12 @@ def health(with_hash: bool = False) -> dict:
                 "hash": state_dict_hash(lm.model) if with_hash else None, "waiting": HOST.lock.waiting}
 
 
+def api_stop(visitor) -> str:
+    """/stop: cancels the caller's running requests; a Forget run still preparing ends at its next turn."""
+    visitor.request_stop()
+    return "Stopped: the weights reached so far are kept."
+
+
 def _traced_fact(prompt: str, subject: str, answer: str, scored: dict | None, visitor):
     """Forget starts with the fact just traced; a refused trace (bad input, or a long one not confirmed yet)
     leaves Forget's data as it was."""
@@ -49,7 +55,7 @@ def build_app() -> gr.Blocks:
         api_events = api.build(visitor)
         gr.api(health, api_name="health", api_visibility="undocumented")
         stop = gr.Button(visible=False)
-        stop.click(lambda: "Stopped: the weights reached so far are kept.", None, gr.Textbox(visible=False),
+        stop.click(api_stop, [visitor], gr.Textbox(visible=False),
                    cancels=[*api_events, *forget["events"]], api_name="stop")
         estimate_changed, estimate_inputs, estimate = located["estimate"]
         demo.load(estimate_changed, estimate_inputs, [estimate], api_visibility="private")

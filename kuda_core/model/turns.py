@@ -2,6 +2,8 @@
 
     >>> with turns.offered(give):      # the app's host: give() hands the model over and takes it back
     ...     build_context(...)         # which calls turns.give_turn() between its batches
+    >>> with turns.stoppable(lambda: run.stop_requested):
+    ...     next(records)              # give_turn() raises Stopped once Stop was asked for
 
 Code that calls give_turn() must leave the model as any other job expects it at that point: no
 hooks, no changed weights beyond the caller's own edit (the host takes that off and puts it back).
@@ -16,8 +18,16 @@ from typing import Iterator
 _local = threading.local()
 
 
+class Stopped(Exception):
+    """Raised by give_turn() inside `stoppable(asked)` once asked() is true: the job ends at that point."""
+
+
 def give_turn() -> None:
-    """Let waiting jobs use the model now, if this thread runs under a host that offers turns."""
+    """Let waiting jobs use the model now, if this thread runs under a host that offers turns; raise Stopped
+    first when the job was asked to stop (a preparation can take minutes under load: Stop ends it here)."""
+    asked = getattr(_local, "stop", None)
+    if asked is not None and asked():
+        raise Stopped("stopped")
     give = getattr(_local, "give", None)
     if give is not None:
         give()
@@ -32,3 +42,14 @@ def offered(give: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         _local.give = previous
+
+
+@contextmanager
+def stoppable(asked: Callable[[], bool] | None) -> Iterator[None]:
+    """Within the block, give_turn() on this thread raises Stopped once asked() is true (None: never)."""
+    previous = getattr(_local, "stop", None)
+    _local.stop = asked
+    try:
+        yield
+    finally:
+        _local.stop = previous

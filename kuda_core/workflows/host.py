@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -187,12 +187,14 @@ class ModelHost:
         >>> watch.shared()                # after it: did any other job run alongside?"""
         return Sharing(self._jobs)
 
-    def steps(self, edit: Edit | None, records: Iterator[T], capture: bool = False) -> Iterator[T]:
-        """Each step of a generator under `use(edit)`; closing early closes it under the lock too."""
+    def steps(self, edit: Edit | None, records: Iterator[T], capture: bool = False,
+              stop: Callable[[], bool] | None = None) -> Iterator[T]:
+        """Each step of a generator under `use(edit)`; closing early closes it under the lock too. Once
+        stop() is true, the generator's next turns.give_turn() raises turns.Stopped inside its step."""
         self._jobs.begin()
         try:
             while True:
-                with self.use(edit, capture):
+                with self.use(edit, capture), turns.stoppable(stop):
                     try:
                         record = next(records)
                     except StopIteration:

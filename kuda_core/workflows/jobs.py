@@ -57,9 +57,11 @@ def iter_forget(host: ModelHost, visitor: Visitor, run: RunRecord, disk_root=Non
     edit = visitor.start_edit(host, names, run.description())
     visitor.run, run.number = run, visitor.next_run_number()
     try:
-        for record in host.steps(edit, iter_run(host.require(), run), capture=True):
+        for record in host.steps(edit, iter_run(host.require(), run), capture=True, stop=lambda: run.stop_requested):
             edit.description = run.description()
             yield record
+        if run.status == "stopped":                  # Stop met while preparing: no weight changed, nothing to measure
+            return
         with host.use(edit) as lm:
             run.metrics = final_measures(lm, run, edit.snapshot)
     finally:

@@ -18,6 +18,7 @@ from kuda_core.forget.loop import iter_unlearn
 from kuda_core.forget.methods import get_method
 from kuda_core.inspect.fluency import check_fluency
 from kuda_core.model.generation import greedy_batch
+from kuda_core.model import turns
 from kuda_core.model.loading import LoadedModel
 from kuda_core.model.snapshot import WeightSnapshot
 from kuda_core.run_config import AttacksSection, RunConfig
@@ -38,6 +39,7 @@ class RunRecord:
     metrics: dict = field(default_factory=dict)   # final measures, attack scores once measured
     number: int = 0                    # the visitor's run number (1, 2, ...)
     checked_with: tuple | None = None  # (AttackConfig, RelearnConfig) of the last "Is it really gone?" checks
+    stop_requested: bool = False       # set by Stop: the preparation ends at its next turn (model.turns.Stopped)
 
     @property
     def last(self) -> StepRecord | None:
@@ -63,8 +65,9 @@ class RunRecord:
 def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = None) -> Iterator[StepRecord]:
     """The step records of the run (iter_unlearn), kept in run.records; run.status says how it ended.
 
-    Closing the generator early (Stop) keeps the weights reached so far and marks the run "stopped"; a run
-    the engine refuses or that fails (an exception) is marked "error".
+    Closing the generator early (Stop) keeps the weights reached so far and marks the run "stopped", and so
+    does run.stop_requested met while preparing (turns.Stopped: the records end there, no weight changed); a
+    run the engine refuses or that fails (an exception) is marked "error".
     """
     started = time.perf_counter()
     run.status = "running"
@@ -79,6 +82,8 @@ def iter_run(lm: LoadedModel, run: RunRecord, snapshot: WeightSnapshot | None = 
             yield record
         if run.status == "running":
             run.status = "done"
+    except turns.Stopped:
+        pass                                      # asked to stop while preparing: "stopped" below, no weight changed
     except Exception:
         run.status = "error"                      # refused or failed (e.g. nothing to forget), not stopped
         raise

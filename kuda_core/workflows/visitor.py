@@ -120,6 +120,12 @@ class Visitor:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
+    def request_stop(self) -> None:
+        """Stop's side in the engine: a run still preparing ends at its next turn (the UI also cancels the
+        request; a run already stepping ends after its step)."""
+        if self.run is not None and self.run.status == "running":
+            self.run.stop_requested = True
+
     def reset(self) -> None:
         """Back to the original model (the runs stay in the history)."""
         self.edit, self.run = None, None
