@@ -133,3 +133,28 @@ def test_a_trace_whose_subject_barely_matters_is_said_to_be_weak(api):
     status, layers, _ = client.predict(prompt="Google's operating system for phones is called", subject="Google",
                                        answer="", kinds=["mlp"], samples=3, api_name="/trace")
     assert "Weak trace: this suggestion is unreliable" in status and layers, status
+
+
+def test_stop_ends_a_forget_run_while_it_prepares(api):
+    """/stop cancelled the request, but the run prepared to its end (minutes under load) before it stopped.
+    Now it ends within a batch of its preparation: stopped, no record made, no weight changed."""
+    import time
+
+    from gradio_client import Client
+
+    client, _ = api
+    visitor = Client(client.src, verbose=False)
+    job = visitor.submit(facts=FACT, api_name="/forget")
+    time.sleep(5)                                      # inside the preparation (about 15 s on the default model)
+    visitor.predict(api_name="/stop")
+    for _ in range(60):                                # the run ends at its next batch; Runs lists it once kept
+        table, _, message = visitor.predict(api_name="/runs")
+        rows, headers = table["data"], table["headers"]
+        if rows and dict(zip(headers, rows[0]))["status"] != "running":
+            break
+        time.sleep(1)
+    run = dict(zip(headers, rows[0]))
+    assert len(rows) == 1 and run["status"] == "stopped" and run["steps"] == 0, (headers, rows)
+    assert run["seconds"] == 0 and run["in effect"] == "", run          # ended before its first record
+    assert "original weights" in message
+    assert job.done() or job.status().code.name in ("CANCELLED", "FINISHED")
