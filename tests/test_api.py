@@ -158,3 +158,26 @@ def test_stop_ends_a_forget_run_while_it_prepares(api):
     assert run["seconds"] == 0 and run["in effect"] == "", run          # ended before its first record
     assert "original weights" in message
     assert job.done() or job.status().code.name in ("CANCELLED", "FINISHED")
+
+
+def test_stop_ends_a_forget_run_between_its_steps(api):
+    """/stop after the preparation: the run used to go on to 'done'; it now stops after its step in progress,
+    keeping the weights reached so far (in effect, as Stop in the browser does)."""
+    import time
+
+    from gradio_client import Client
+
+    client, _ = api
+    visitor = Client(client.src, verbose=False)
+    job = visitor.submit(facts=FACT, settings='{"steps": 200, "stop_at": null}', api_name="/forget")
+    time.sleep(35)                                     # past the preparation, a few steps in (no stop before 200)
+    visitor.predict(api_name="/stop")
+    for _ in range(60):
+        table, _, message = visitor.predict(api_name="/runs")
+        rows, headers = table["data"], table["headers"]
+        if rows and dict(zip(headers, rows[0]))["status"] != "running":
+            break
+        time.sleep(1)
+    run = dict(zip(headers, rows[0]))
+    assert run["status"] == "stopped" and 0 < run["steps"] < 200 and run["in effect"] == "yes", (headers, rows)
+    assert "your edit" in message and job is not None

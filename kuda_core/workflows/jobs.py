@@ -56,15 +56,20 @@ def iter_forget(host: ModelHost, visitor: Visitor, run: RunRecord, disk_root=Non
     names = [n + ".weight" for n in trainable_names(host.require(), run.config)]
     edit = visitor.start_edit(host, names, run.description())
     visitor.run, run.number = run, visitor.next_run_number()
+    records = host.steps(edit, iter_run(host.require(), run), capture=True, stop=lambda: run.stop_requested)
     try:
-        for record in host.steps(edit, iter_run(host.require(), run), capture=True, stop=lambda: run.stop_requested):
+        for record in records:
             edit.description = run.description()
             yield record
-        if run.status == "stopped":                  # Stop met while preparing: no weight changed, nothing to measure
+            if run.stop_requested:        # Stop (and /stop, whose cancel alone did not reach an API client's run)
+                break
+        records.close()                   # after a break: the run ends "stopped", its weights kept, under the lock
+        if run.status == "stopped":       # no final measures, as for a run whose request was cancelled
             return
         with host.use(edit) as lm:
             run.metrics = final_measures(lm, run, edit.snapshot)
     finally:
+        records.close()
         edit.description = run.description()
         visitor.keep_run(run, edit, disk_root)
 
