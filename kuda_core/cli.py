@@ -31,6 +31,7 @@ from kuda_core.locate.suggest import other_token_note, suggestions_by_token, wea
 from kuda_core.model import network
 from kuda_core.model.loading import load_model
 from kuda_core.model.snapshot import WeightSnapshot
+from kuda_core.workflows.preflight import preflight
 from kuda_core.report import plots
 from kuda_core.report.bundle import export_bundle, jsonable
 from kuda_core.run_config import AttacksSection, EvaluateSection, LocateSection, RunConfig, TraceSection
@@ -284,14 +285,11 @@ def main(argv=None) -> int:
         if args.online or cfg.online:
             network.set_online(True)
         pipeline = Pipeline(cfg, Path(args.out) if args.out else None, args.quiet)
-        if args.command == "export" and cfg.export is None:
-            raise ValueError("The export command needs an 'export' section with a path")
-        if args.command in ("unlearn", "attacks") and cfg.forget is None:
-            raise ValueError(f"The {args.command} command needs a 'forget' section with topics")
-        load_stage(pipeline)
-        for stage in stages_for(args.command, cfg):
+        stages = stages_for(args.command, cfg)
+        preflight(cfg, args.command, stages)   # sections, benchmark files, export folder: said before the work
+        for stage in [load_stage, *stages]:
             stage(pipeline)
-    except (ValueError, LookupError, FileNotFoundError, FileExistsError, ConnectionError) as error:
+    except (ValueError, LookupError, OSError, ConnectionError) as error:    # OSError: files, a model not found
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

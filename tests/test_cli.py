@@ -188,3 +188,28 @@ def test_bad_input_exits_with_status_2(tiny_setup, capsys):
     assert "no such topic" in capsys.readouterr().err
     assert main(["export", "--config", str(write_config(tiny_setup)), "--quiet"]) == 2
     assert main(["trace", "--config", str(tiny_setup / "missing.json")]) == 2
+
+
+def test_a_missing_benchmark_file_or_a_taken_bundle_folder_is_said_before_any_stage(tiny_setup, capsys, monkeypatch):
+    """A reader's run.json with a relative benchmark path ran the trace, Forget and the checks (minutes) and then
+    stopped on 'No such file'; a taken export folder likewise; a misspelled model printed a traceback (rc 1)."""
+    import kuda_core.cli as cli
+
+    ran = []
+    monkeypatch.setattr(cli, "load_stage", lambda pipeline: ran.append("load"))
+    forget = {"topics": ["capitals"], "steps": 2}
+    config = write_config(tiny_setup, locate={"layers": [1]}, forget=forget,
+                          evaluate={"mc": [{"source": str(tiny_setup / "no_such_benchmark.jsonl")}]})
+    assert main(["run", "--config", str(config), "--quiet"]) == 2
+    assert "no_such_benchmark.jsonl" in capsys.readouterr().err and ran == []
+    taken = tiny_setup / "taken"
+    taken.mkdir()
+    config = write_config(tiny_setup, locate={"layers": [1]}, forget=forget, export={"path": str(taken)})
+    assert main(["run", "--config", str(config), "--quiet"]) == 2
+    assert '"overwrite": true' in capsys.readouterr().err and ran == []
+    monkeypatch.undo()
+    config = write_config(tiny_setup)
+    data = json.loads(config.read_text())
+    config.write_text(json.dumps({**data, "model": str(tiny_setup / "no-such-model")}))
+    assert main(["trace", "--config", str(config), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -128,6 +128,18 @@ def report_markdown(lm: LoadedModel, config: Mapping, metrics: pd.DataFrame | No
     return "\n".join(lines)
 
 
+def writable_target(path: str | Path, overwrite: bool = False) -> Path:
+    """The resolved bundle folder, or FileExistsError when export_bundle would refuse it (checked before a
+    long run, so that a taken name is said at the start, not after the work)."""
+    target = Path(path).expanduser().resolve()
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} exists; choose another path or allow overwriting (\"overwrite\": true)")
+    if target.exists() and not is_bundle(target):
+        raise FileExistsError(f"{target} exists and is not a bundle this app wrote (no {MARKER} file): it is never "
+                              "replaced; choose another path")
+    return target
+
+
 def export_bundle(
     path: str | Path,
     lm: LoadedModel,
@@ -143,12 +155,7 @@ def export_bundle(
     FileExistsError when `path` exists and overwrite is False, or when it is not a bundle this
     module wrote (an arbitrary folder is never replaced).
     """
-    target = Path(path).expanduser().resolve()
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; choose another path or allow overwriting")
-    if target.exists() and not is_bundle(target):
-        raise FileExistsError(f"{target} exists and is not a bundle this app wrote (no {MARKER} file): it is never "
-                              "replaced; choose another path")
+    target = writable_target(path, overwrite)
     tables = dict(tables or {})
     figures = {safe_name(k): v for k, v in (figures or {}).items()}
     target.parent.mkdir(parents=True, exist_ok=True)
