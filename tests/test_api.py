@@ -135,6 +135,19 @@ def test_a_trace_whose_subject_barely_matters_is_said_to_be_weak(api):
     assert "Weak trace: this suggestion is unreliable" in status and layers, status
 
 
+def settled_run(client) -> tuple[dict, list, str]:
+    """The client's first run once it no longer runs (it ends at its next batch or step), all rows, the message."""
+    import time
+
+    for _ in range(60):
+        table, _, message = client.predict(api_name="/runs")
+        rows, headers = table["data"], table["headers"]
+        if rows and dict(zip(headers, rows[0]))["status"] != "running":
+            break
+        time.sleep(1)
+    return dict(zip(headers, rows[0])), rows, message
+
+
 def test_stop_ends_a_forget_run_while_it_prepares(api):
     """/stop cancelled the request, but the run prepared to its end (minutes under load) before it stopped.
     Now it ends within a batch of its preparation: stopped, no record made, no weight changed."""
@@ -147,14 +160,8 @@ def test_stop_ends_a_forget_run_while_it_prepares(api):
     job = visitor.submit(facts=FACT, api_name="/forget")
     time.sleep(5)                                      # inside the preparation (about 15 s on the default model)
     visitor.predict(api_name="/stop")
-    for _ in range(60):                                # the run ends at its next batch; Runs lists it once kept
-        table, _, message = visitor.predict(api_name="/runs")
-        rows, headers = table["data"], table["headers"]
-        if rows and dict(zip(headers, rows[0]))["status"] != "running":
-            break
-        time.sleep(1)
-    run = dict(zip(headers, rows[0]))
-    assert len(rows) == 1 and run["status"] == "stopped" and run["steps"] == 0, (headers, rows)
+    run, rows, message = settled_run(visitor)
+    assert len(rows) == 1 and run["status"] == "stopped" and run["steps"] == 0, rows
     assert run["seconds"] == 0 and run["in effect"] == "", run          # ended before its first record
     assert "original weights" in message
     assert job.done() or job.status().code.name in ("CANCELLED", "FINISHED")
@@ -172,12 +179,6 @@ def test_stop_ends_a_forget_run_between_its_steps(api):
     job = visitor.submit(facts=FACT, settings='{"steps": 200, "stop_at": null}', api_name="/forget")
     time.sleep(35)                                     # past the preparation, a few steps in (no stop before 200)
     visitor.predict(api_name="/stop")
-    for _ in range(60):
-        table, _, message = visitor.predict(api_name="/runs")
-        rows, headers = table["data"], table["headers"]
-        if rows and dict(zip(headers, rows[0]))["status"] != "running":
-            break
-        time.sleep(1)
-    run = dict(zip(headers, rows[0]))
-    assert run["status"] == "stopped" and 0 < run["steps"] < 200 and run["in effect"] == "yes", (headers, rows)
+    run, rows, message = settled_run(visitor)
+    assert run["status"] == "stopped" and 0 < run["steps"] < 200 and run["in effect"] == "yes", rows
     assert "your edit" in message and job is not None

@@ -33,23 +33,22 @@ def give_turn() -> None:
         give()
 
 
-@contextmanager
-def offered(give: Callable[[], None]) -> Iterator[None]:
+def offered(give: Callable[[], None]):
     """Within the block, give_turn() on this thread calls `give`."""
-    previous = getattr(_local, "give", None)
-    _local.give = give
-    try:
-        yield
-    finally:
-        _local.give = previous
+    return _set("give", give)
+
+
+def stoppable(asked: Callable[[], bool] | None):
+    """Within the block, give_turn() on this thread raises Stopped once asked() is true (None: never)."""
+    return _set("stop", asked)
 
 
 @contextmanager
-def stoppable(asked: Callable[[], bool] | None) -> Iterator[None]:
-    """Within the block, give_turn() on this thread raises Stopped once asked() is true (None: never)."""
-    previous = getattr(_local, "stop", None)
-    _local.stop = asked
+def _set(name: str, value) -> Iterator[None]:
+    """This thread's `name` (give / stop) is `value` within the block, as before after it."""
+    previous = getattr(_local, name, None)
+    setattr(_local, name, value)
     try:
         yield
     finally:
-        _local.stop = previous
+        setattr(_local, name, previous)
